@@ -1,0 +1,34 @@
+# Two set-up commands: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test corpus clean
+
+install: $(STAMP)
+
+# torch first and pinned: the CPU build on this machine's disk; an unpinned
+# torch pulled in by sentence-transformers would fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+test: install
+	$(BIN)/python -m pytest
+
+# Rebuild the bundled sample briefs (corpus/*.pdf) from corpus/src/*.md.
+corpus: install
+	$(BIN)/python scripts/build_corpus.py
+
+clean:
+	rm -rf $(VENV) indexes build *.egg-info src/*.egg-info

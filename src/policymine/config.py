@@ -1,0 +1,85 @@
+"""Settings, declared once: defaults, then policymine.toml, then POLICYMINE_* env, then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_FILE = "policymine.toml"
+ENV_PREFIX = "POLICYMINE_"
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the library needs to know; stages receive this, never the environment."""
+
+    index_dir: Path = Path("indexes")
+    model: str = "minilm"  # embedder registry name (see embed.EMBEDDERS)
+    taxonomy: Path | None = None  # None: the taxonomy shipped in the package
+    batch_size: int = 64
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    min_passage_words: int = 40
+    max_passage_words: int = 250
+    topic_threshold: float = 0.5
+    per_doc: int = 3  # at most this many search hits from one document
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.taxonomy is not None:
+            object.__setattr__(self, "taxonomy", Path(self.taxonomy))
+        for name in ("batch_size", "workers", "min_passage_words", "max_passage_words", "per_doc"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.max_passage_words < self.min_passage_words:
+            raise ConfigError("max_passage_words must not be below min_passage_words")
+        if not 0.0 <= self.topic_threshold <= 1.0:
+            raise ConfigError(f"topic_threshold must be within 0..1, got {self.topic_threshold}")
+
+    def with_(self, **overrides: Any) -> Settings:
+        """A copy with the non-None overrides applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    if name not in kinds:
+        raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(kinds))}")
+    kind = str(kinds[name])
+    try:
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"setting {name!r} expects a number, got {value!r}") from None
+    return value
+
+
+def load(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from the config file, the environment and explicit overrides, in that order."""
+    values: dict[str, Any] = {}
+    path = Path(config_file) if config_file else Path(CONFIG_FILE)
+    if path.is_file():
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    elif config_file:
+        raise ConfigError(f"{path}: config file not found")
+    env = os.environ if env is None else env
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and value != "":
+            values[key[len(ENV_PREFIX):].lower()] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()})

@@ -1,0 +1,39 @@
+"""Errors a user can see. Each says what happened and what to do about it."""
+
+from __future__ import annotations
+
+
+class PolicymineError(Exception):
+    """Base class: the CLI prints the message on one line and exits 1."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigError(PolicymineError):
+    """The configuration is invalid."""
+
+
+class ExtractionError(PolicymineError):
+    """A file could not be read as a policy document."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexNotFoundError(PolicymineError):
+    """No index here yet: create one with `policymine ingest PATH`."""
+
+
+class IndexMismatchError(PolicymineError):
+    """The index was built with another embedding model or schema."""
+
+
+class IndexLockedError(PolicymineError):
+    """Another ingest is writing to this index; wait for it to finish."""
+
+
+class NotFoundError(PolicymineError):
+    """The requested item is not in the index."""

@@ -1,0 +1,507 @@
+"""Stage 1: faithful text from policy PDFs (and .txt/.md files).
+
+`extract(path)` returns a `Document` whose pages hold cleaned text split into blocks
+(headings, paragraphs, list items, tables) in reading order. The layout work happens on
+pdfplumber's words: rows are cut into columns at the page's gutters, running headers and
+footers are recognised by repetition across pages, drop caps are re-attached, pull quotes
+that repeat body text are dropped, and the text of each block is repaired by `clean`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+
+from . import clean
+from .config import SUPPORTED_SUFFIXES, Settings
+from .errors import ExtractionError
+from .types import Block, Document, Page
+
+_PAGE_NUMBER_RE = re.compile(
+    r"^(?:(?:page|seite|p\.)\s*)?[-–]?\s*(\d{1,4}|[ivxlc]{1,6})\s*[-–]?(?:\s*(?:of|von|/)\s*\d{1,4})?$",
+    re.IGNORECASE,
+)
+_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd)$|^microsoft |^untitled|^layout \d|^\W*$)", re.I)
+MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
+MARGIN = 0.085  # share of the page height treated as header or footer zone
+
+
+@dataclass
+class _Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    column: int = 0
+    band: int = 0
+    kind: str = "body"  # "body" | "heading" | "margin"
+
+
+@dataclass
+class _RawPage:
+    number: int
+    width: float
+    height: float
+    lines: list[_Line]
+    tables: list[list[list[str]]] = field(default_factory=list)
+    label: str | None = None
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (the identity used for incremental ingest)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract(path: str | Path, settings: Settings | None = None) -> Document:
+    """Extract a document's cleaned pages.
+
+    Args:
+        path: a .pdf, .txt or .md file.
+        settings: unused for now; accepted so every stage has the same signature.
+
+    Returns:
+        The Document, pages numbered from 1 as in the PDF.
+
+    Raises:
+        ExtractionError: the file is missing, empty, not a PDF, encrypted, corrupt, or has
+            no text layer; the message names the file and the reason.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ExtractionError(path, "no such file")
+    if not path.is_file():
+        raise ExtractionError(path, "not a file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ExtractionError(path, f"unsupported file type {suffix or '(none)'}; expected .pdf, .txt or .md")
+    if path.stat().st_size == 0:
+        raise ExtractionError(path, "empty file")
+    if suffix == ".pdf":
+        doc = _extract_pdf(path)
+    else:
+        doc = _extract_text_file(path)
+    if not any(p.text.strip() for p in doc.pages):
+        if suffix != ".pdf":
+            raise ExtractionError(path, "no text")
+        if any(0 < p.quality < MIN_QUALITY for p in doc.pages):
+            raise ExtractionError(path, "garbled text layer (broken font encoding): run OCR first, e.g. `ocrmypdf --force-ocr in.pdf out.pdf`")
+        raise ExtractionError(path, "no text layer (scanned?): run OCR first, e.g. `ocrmypdf in.pdf out.pdf`")
+    garbled = [p.number for p in doc.pages if 0 < p.quality < MIN_QUALITY]
+    if garbled:
+        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer: {_ranges(garbled)}")
+    return doc
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
+# ---------------------------------------------------------------- text files
+
+
+def _extract_text_file(path: Path) -> Document:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raw = path.read_text(encoding="latin-1")
+    raw = clean.normalize(raw)
+    paragraphs = [p for p in re.split(r"\n\s*\n", raw) if p.strip()]
+    vocab = clean.vocabulary(paragraphs)
+    blocks: list[tuple[str, str]] = []
+    title = None
+    for para in paragraphs:
+        lines = [ln for ln in para.splitlines() if ln.strip()]
+        heading = re.match(r"^#{1,6}\s+(.*)", lines[0])
+        if heading and len(lines) == 1:
+            blocks.append(("heading", heading.group(1).strip()))
+            title = title or heading.group(1).strip()
+        elif all(clean.BULLET_RE.match(ln) for ln in lines):
+            blocks.extend(("list", ln.strip()) for ln in lines)
+        else:
+            text = clean.fix_drop_cap(clean.join_lines(lines, vocab), vocab)
+            blocks.append(("paragraph", text))
+    page = _assemble_page(1, blocks)
+    page.quality = clean.quality(page.text)
+    return Document(
+        path=str(path.resolve()),
+        name=path.name,
+        sha256=sha256_file(path),
+        title=title or path.stem.replace("-", " ").replace("_", " "),
+        lang=clean.detect_language(page.text),
+        pages=[page],
+        year=_year_from(path.stem),
+    )
+
+
+# ---------------------------------------------------------------- PDFs
+
+
+def _open_error(path: Path, exc: Exception) -> ExtractionError:
+    chain = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
+    if "password" in chain or "encrypt" in chain:
+        return ExtractionError(path, "encrypted PDF: remove the password first (e.g. `qpdf --decrypt`)")
+    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    return ExtractionError(path, f"corrupt or truncated PDF ({detail})")
+
+
+def _extract_pdf(path: Path) -> Document:
+    import pdfplumber  # imported here: the search path never needs it
+
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF-" not in head:
+        raise ExtractionError(path, "not a PDF (no %PDF- header)")
+    try:
+        with pdfplumber.open(path) as pdf:
+            metadata = dict(pdf.metadata or {})
+            raw_pages = []
+            for i, page in enumerate(pdf.pages):
+                raw_pages.append(_read_page(page, i + 1))
+                page.close()  # pdfplumber caches every layout object per page otherwise
+    except ExtractionError:
+        raise
+    except Exception as exc:  # pdfminer raises a zoo of types for broken files
+        raise _open_error(path, exc) from None
+    if not raw_pages:
+        raise ExtractionError(path, "PDF has no pages")
+    for raw, label in zip(raw_pages, _page_labels(path, len(raw_pages))):
+        raw.label = label
+    pages = _layout(raw_pages)
+    full = "\n".join(p.text for p in pages)
+    return Document(
+        path=str(path.resolve()),
+        name=path.name,
+        sha256=sha256_file(path),
+        title=_title(metadata, raw_pages, path),
+        lang=clean.detect_language(full),
+        pages=pages,
+        year=_year_from(str(metadata.get("Title", ""))) or _year_from(path.stem),
+    )
+
+
+def _page_labels(path: Path, n_pages: int) -> list[str | None]:
+    """Printed page labels from the PDF's /PageLabels tree (pdfium: pdfminer's walk can loop)."""
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(str(path))
+        try:
+            labels = [pdf.get_page_label(i) or None for i in range(min(n_pages, len(pdf)))]
+        finally:
+            pdf.close()
+    except Exception:  # a malformed label tree costs the labels, not the document
+        return [None] * n_pages
+    # A label equal to the physical number adds nothing.
+    labels = [None if lab == str(i + 1) else lab for i, lab in enumerate(labels)]
+    return labels + [None] * (n_pages - len(labels))
+
+
+def _read_page(page, number: int) -> _RawPage:
+    """Lines (pre-column) and tables of one page, from pdfplumber's words."""
+    tables: list[list[list[str]]] = []
+    table_boxes: list[tuple[float, float, float, float]] = []
+    if len(page.rects) + len(page.lines) >= 8:
+        for table in page.find_tables():
+            rows = [[clean.normalize(c or "").replace("\n", " ").strip() for c in row] for row in table.extract()]
+            rows = [r for r in rows if any(r)]
+            if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
+                tables.append(rows)
+                table_boxes.append(table.bbox)
+    words = page.extract_words(extra_attrs=["size", "fontname", "upright"], keep_blank_chars=False)
+    words = [
+        w
+        for w in words
+        if w["upright"] and not any(_inside(w, box) for box in table_boxes)
+    ]
+    words, caps = _split_drop_caps(words)
+    lines = _rows_to_lines(words)
+    _attach_drop_caps(lines, caps)
+    return _RawPage(number, float(page.width), float(page.height), lines, tables)
+
+
+def _split_drop_caps(words: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Separate single giant letters (drop caps) from the words they would skew."""
+    if not words:
+        return words, []
+    median_size = median(w["size"] for w in words)
+    caps = [w for w in words if len(w["text"]) == 1 and w["text"].isalpha() and w["size"] >= 2.5 * median_size]
+    if not caps:
+        return words, []
+    ids = {id(w) for w in caps}
+    return [w for w in words if id(w) not in ids], caps
+
+
+def _attach_drop_caps(lines: list[_Line], caps: list[dict]) -> None:
+    """Glue each drop cap to the first line beside it: "B" + "erlin has" -> "Berlin has"."""
+    for cap in caps:
+        beside = [ln for ln in lines if ln.x0 >= cap["x1"] - 2 and cap["top"] - 2 <= ln.top <= cap["bottom"]]
+        if beside:
+            target = min(beside, key=lambda ln: (ln.top, ln.x0))
+            target.text = cap["text"] + target.text
+
+
+def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
+    x0, top, x1, bottom = box
+    cx, cy = (word["x0"] + word["x1"]) / 2, (word["top"] + word["bottom"]) / 2
+    return x0 <= cx <= x1 and top <= cy <= bottom
+
+
+def _rows_to_lines(words: list[dict]) -> list[_Line]:
+    """Group words sharing a baseline into rows, then cut rows at the page's gutters."""
+    if not words:
+        return []
+    words.sort(key=lambda w: (round(w["bottom"]), w["x0"]))
+    rows: list[list[dict]] = []
+    for w in words:
+        for row in reversed(rows[-3:]):
+            if abs(row[0]["bottom"] - w["bottom"]) <= max(2.0, 0.3 * w["size"]):
+                row.append(w)
+                break
+        else:
+            rows.append([w])
+    gutters = _gutters(words)
+    lines: list[_Line] = []
+    band = 0
+    for row in rows:
+        row.sort(key=lambda w: w["x0"])
+        spanning = gutters and any(w["x0"] < g < w["x1"] for w in row for g in gutters)
+        if spanning or not gutters:
+            band += 1 if spanning else 0
+            lines.extend(_segments(row, column=0, band=band))
+            band += 1 if spanning else 0
+            continue
+        for col in range(len(gutters) + 1):
+            lo = gutters[col - 1] if col else float("-inf")
+            hi = gutters[col] if col < len(gutters) else float("inf")
+            part = [w for w in row if lo <= (w["x0"] + w["x1"]) / 2 < hi]
+            if part:
+                lines.extend(_segments(part, column=col, band=band))
+    lines.sort(key=lambda ln: (ln.band, ln.column, ln.bottom))
+    return lines
+
+
+def _segments(row: list[dict], column: int, band: int) -> list[_Line]:
+    """One line per run of words; a wide gap (a sidebar, a tab stop) starts a new line."""
+    out: list[_Line] = []
+    run: list[dict] = [row[0]]
+    for w in row[1:]:
+        if w["x0"] - run[-1]["x1"] > max(4 * w["size"], 30):
+            out.append(_make_line(run, column, band))
+            run = []
+        run.append(w)
+    out.append(_make_line(run, column, band))
+    return out
+
+
+def _make_line(words: list[dict], column: int, band: int) -> _Line:
+    text = " ".join(w["text"] for w in words)
+    sizes = [w["size"] for w in words for _ in w["text"]]
+    bold = sum(len(w["text"]) for w in words if re.search(r"bold|black|heavy|semibold", w["fontname"], re.I))
+    return _Line(
+        text=clean.collapse_doubled_runs(clean.normalize(text)),
+        x0=words[0]["x0"],
+        x1=words[-1]["x1"],
+        top=min(w["top"] for w in words),
+        bottom=max(w["bottom"] for w in words),
+        size=median(sizes),
+        bold=bold * 2 > len(text.replace(" ", "")),
+        column=column,
+        band=band,
+    )
+
+
+def _gutters(words: list[dict]) -> list[float]:
+    """x positions of the vertical white channels that separate text columns."""
+    body = [w for w in words if len(w["text"]) > 1]
+    if len(body) < 40:
+        return []
+    left = min(w["x0"] for w in body)
+    right = max(w["x1"] for w in body)
+    width = right - left
+    if width <= 0:
+        return []
+    bins = [0] * (int(width) + 2)
+    for w in body:
+        for x in range(int(w["x0"] - left), int(w["x1"] - left) + 1):
+            bins[x] += 1
+    allowed = max(1, len(body) // 200)  # a few stray spanning words may cross a gutter
+    gutters: list[float] = []
+    x = int(0.15 * width)
+    while x < int(0.85 * width):
+        if bins[x] <= allowed:
+            start = x
+            while x < len(bins) and bins[x] <= allowed:
+                x += 1
+            if x - start >= 7:
+                cut = left + (start + x) / 2
+                n_left = sum(1 for w in body if w["x1"] <= cut)
+                n_right = sum(1 for w in body if w["x0"] >= cut)
+                if min(n_left, n_right) >= 0.2 * len(body):
+                    gutters.append(cut)
+        x += 1
+    return gutters
+
+
+def _margin_key(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower()).strip()
+
+
+def _layout(raw_pages: list[_RawPage]) -> list[Page]:
+    """Remove running headers and footers, find headings, assemble blocks per page."""
+    all_lines = [ln for p in raw_pages for ln in p.lines]
+    if not all_lines:
+        return [Page(number=p.number, text="", label=p.label, quality=0.0) for p in raw_pages]
+    size_counts: Counter[float] = Counter()
+    for ln in all_lines:
+        size_counts[round(ln.size, 1)] += len(ln.text)
+    body_size = size_counts.most_common(1)[0][0]
+
+    # Running headers/footers: lines in the margin zones that repeat across pages.
+    margin_pages: Counter[str] = Counter()
+    for p in raw_pages:
+        keys = {_margin_key(ln.text) for ln in p.lines if _in_margin(ln, p)}
+        margin_pages.update(keys)
+    n = len(raw_pages)
+    repeated = {k for k, c in margin_pages.items() if c >= 2 and c >= 0.3 * n}
+    for p in raw_pages:
+        for ln in p.lines:
+            if not _in_margin(ln, p):
+                continue
+            number = _PAGE_NUMBER_RE.match(ln.text.strip())
+            if number or _margin_key(ln.text) in repeated:
+                ln.kind = "margin"
+                if number and p.label is None and number.group(1) != str(p.number):
+                    p.label = number.group(1)
+            elif ln.size >= 1.15 * body_size or ln.bold:
+                ln.kind = "heading"
+    for ln in all_lines:
+        if ln.kind == "body" and (ln.size >= 1.15 * body_size or (ln.bold and len(ln.text) < 90)):
+            ln.kind = "heading"
+
+    vocab = clean.vocabulary(ln.text for ln in all_lines)
+    page_blocks = [_blocks(p, body_size, vocab) for p in raw_pages]
+    _drop_repeats(page_blocks)
+    pages = []
+    for p, blocks in zip(raw_pages, page_blocks):
+        blocks += [("table", "\n".join(" | ".join(r) for r in rows)) for rows in p.tables]
+        page = _assemble_page(p.number, blocks)
+        page.label = p.label
+        page.quality = clean.quality(page.text)
+        if page.quality < MIN_QUALITY:  # broken font encoding: symbol soup, useless to index
+            page.text, page.blocks = "", []
+        pages.append(page)
+    return pages
+
+
+def _in_margin(ln: _Line, p: _RawPage) -> bool:
+    return ln.bottom < MARGIN * p.height or ln.top > (1 - MARGIN) * p.height
+
+
+def _blocks(p: _RawPage, body_size: float, vocab: Counter[str]) -> list[tuple[str, str]]:
+    """Group a page's lines into (kind, text) blocks in reading order."""
+    blocks: list[tuple[str, str]] = []
+    current: list[_Line] = []
+
+    def flush() -> None:
+        if not current:
+            return
+        kind = "heading" if current[0].kind == "heading" else "paragraph"
+        if kind == "paragraph" and clean.BULLET_RE.match(current[0].text):
+            kind = "list"
+        text = clean.join_lines([ln.text for ln in current], vocab)
+        if kind == "paragraph":
+            text = clean.fix_drop_cap(text, vocab)
+        if text.strip():
+            blocks.append((kind, text))
+        current.clear()
+
+    for ln in p.lines:
+        if ln.kind == "margin":
+            continue
+        if current:
+            prev = current[-1]
+            gap = ln.top - prev.bottom
+            heading_continues = ln.kind == prev.kind == "heading" and 0 <= gap < 0.8 * prev.size
+            new_block = (
+                (not heading_continues and (ln.column != prev.column or ln.band != prev.band))
+                or ln.kind != prev.kind
+                or gap > 0.8 * max(body_size, prev.size)
+                or gap < -2
+                or (ln.kind == "body" and clean.BULLET_RE.match(ln.text))
+                or abs(ln.size - prev.size) > 0.15 * body_size
+            )
+            if new_block:
+                flush()
+        current.append(ln)
+    flush()
+    return blocks
+
+
+def _repeat_key(text: str) -> str:
+    return re.sub(r"[^\w]+", "", text.lower())
+
+
+def _drop_repeats(page_blocks: list[list[tuple[str, str]]]) -> None:
+    """Drop pull quotes and call-outs whose text repeats a paragraph on a nearby page."""
+    keys = [[_repeat_key(t) for _, t in blocks] for blocks in page_blocks]
+    for i, blocks in enumerate(page_blocks):
+        keep = []
+        for j, (kind, text) in enumerate(blocks):
+            key = keys[i][j]
+            repeated = kind != "table" and len(key) >= 40 and any(
+                key in other and (k, m) != (i, j) and len(other) > len(key)
+                for k in range(max(0, i - 1), min(len(page_blocks), i + 2))
+                for m, other in enumerate(keys[k])
+            )
+            if not repeated:
+                keep.append((kind, text))
+        blocks[:] = keep
+
+
+def _assemble_page(number: int, blocks: list[tuple[str, str]]) -> Page:
+    parts: list[Block] = []
+    offset = 0
+    for kind, text in blocks:
+        parts.append(Block(kind, text, offset, offset + len(text)))
+        offset += len(text) + 2
+    return Page(number=number, text="\n\n".join(b.text for b in parts), blocks=parts)
+
+
+def _title(metadata: dict, raw_pages: list[_RawPage], path: Path) -> str:
+    """The metadata title when it is a real title, else the biggest text on the first page."""
+    meta = str(metadata.get("Title") or "").strip()
+    if 8 <= len(meta) <= 200 and not _BAD_TITLE_RE.search(meta):
+        return clean.normalize(meta)
+    for p in raw_pages[:3]:
+        lines = [ln for ln in p.lines if ln.kind != "margin" and len(ln.text.strip()) > 2]
+        if not lines:
+            continue
+        biggest = max(ln.size for ln in lines)
+        top = [ln.text for ln in lines if ln.size >= biggest - 0.5][:4]
+        title = " ".join(top).strip()
+        if len(title) >= 4:
+            return title[:200]
+    return path.stem.replace("-", " ").replace("_", " ")
+
+
+def _year_from(text: str) -> int | None:
+    m = re.search(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)", text)
+    return int(m.group(1)) if m else None

@@ -1,0 +1,98 @@
+"""The plain dataclasses that flow between stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Block:
+    """A run of text on a page: a heading, a paragraph, a list item or a table."""
+
+    kind: str  # "heading" | "paragraph" | "list" | "table"
+    text: str
+    start: int = 0  # character offsets into Page.text
+    end: int = 0
+
+
+@dataclass
+class Page:
+    """One physical page; `number` is the 1-based page index in the PDF (the citation key)."""
+
+    number: int
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+    label: str | None = None  # the printed page label, where the PDF has one
+    quality: float = 1.0  # 0 = no text / garbage, 1 = clean prose
+
+
+@dataclass
+class Document:
+    """An extracted document: metadata and cleaned pages."""
+
+    path: str
+    name: str  # file name, the `doc` users see and filter on
+    sha256: str
+    title: str
+    lang: str
+    pages: list[Page]
+    year: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Entity:
+    """A named entity found in a passage; `norm` is its canonical form."""
+
+    text: str
+    label: str
+    norm: str | None = None
+    country: str | None = None
+
+
+@dataclass
+class Passage:
+    """A few sentences from one section of a document, with provenance."""
+
+    doc: str
+    page: int
+    text: str
+    section: str | None = None
+    page_end: int | None = None
+    char_start: int = 0  # offsets into the text of `page`
+    char_end: int = 0
+    kind: str = "text"  # "text" | "table"
+    id: int | None = None
+    topics: dict[str, float] = field(default_factory=dict)
+    entities: list[Entity] = field(default_factory=list)
+
+
+@dataclass
+class DocumentTags:
+    """Document-level tags aggregated from passages."""
+
+    city: str | None
+    country: str | None
+    topics: dict[str, float]
+    entities: list[tuple[str, str, int]]  # (text, label, count)
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    rank: int
+    passage_id: int
+    doc: str
+    title: str
+    page: int
+    text: str
+    score: float
+    topics: list[str]
+    city: str | None
+    country: str | None
+    lang: str
+    section: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
