@@ -26,7 +26,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# Rebuild the bundled sample briefs (corpus/*.pdf) from corpus/src/*.md.
+# Rebuild the bundled sample briefs (corpus/*.pdf) from corpus-src/*.md.
 corpus: install
 	$(BIN)/python scripts/build_corpus.py
 

@@ -1,4 +1,4 @@
-"""Render the bundled sample briefs (corpus/src/*.md) to PDF.
+"""Render the bundled sample briefs (corpus-src/*.md) to PDF.
 
 Each Markdown brief becomes corpus/<stem>.pdf with the layout traits that make
 real city policy PDFs hard to mine: a full-width title over two justified
@@ -6,7 +6,7 @@ columns, running headers and footers, words hyphenated across line breaks, a
 drop cap, a pull quote that repeats a body sentence, and a ruled table.
 Builds are byte-for-byte reproducible (reportlab's invariant mode).
 
-Usage: python scripts/build_corpus.py [--src corpus/src] [--out corpus]
+Usage: python scripts/build_corpus.py [--src corpus-src] [--out corpus]
 """
 
 from __future__ import annotations
@@ -409,10 +409,10 @@ def build_pdf(brief: Brief, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=REPO / "corpus" / "src")
+    parser.add_argument("--src", type=Path, default=REPO / "corpus-src")
     parser.add_argument("--out", type=Path, default=REPO / "corpus")
     args = parser.parse_args(argv)
-    sources = sorted(args.src.glob("*.md"))
+    sources = sorted(args.src.glob("[0-9]*.md"))  # numbered briefs; README.md is not one
     if not sources:
         print(f"no briefs found in {args.src}", file=sys.stderr)
         return 1

@@ -78,8 +78,10 @@ def load(
     elif config_file:
         raise ConfigError(f"{path}: config file not found")
     env = os.environ if env is None else env
+    known = {f.name for f in fields(Settings)}
     for key, value in env.items():
-        if key.startswith(ENV_PREFIX) and value != "":
-            values[key[len(ENV_PREFIX):].lower()] = value
+        name = key[len(ENV_PREFIX):].lower()
+        if key.startswith(ENV_PREFIX) and value != "" and name in known:  # others may belong to scripts
+            values[name] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**{k: _coerce(k, v) for k, v in values.items()})

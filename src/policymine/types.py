@@ -96,3 +96,20 @@ class Hit:
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Practice:
+    """A passage that describes something a city did: the hit plus what kind of measure it is."""
+
+    hit: Hit
+    score: float  # 0..1, how clearly the passage describes a concrete practice
+    instrument: str | None  # "subsidy" | "regulation" | "programme" | ...
+
+    @property
+    def citation(self) -> str:
+        """Where it is written: title, file and page."""
+        return f"{self.hit.title} ({self.hit.doc}), p. {self.hit.page}"
+
+    def to_dict(self) -> dict:
+        return {**self.hit.to_dict(), "practice_score": self.score, "instrument": self.instrument, "citation": self.citation}

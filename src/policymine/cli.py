@@ -1,0 +1,333 @@
+"""The `policymine` command line: parse arguments, call one library function, format the result.
+
+Human output goes through rich; machine output (--json, JSONL, CSV) goes to stdout and
+nothing else does. Any PolicymineError becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from . import config
+from .errors import PolicymineError
+
+
+class _Group(TyperGroup):
+    """Turns every PolicymineError into one line on stderr and exit code 1: no tracebacks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PolicymineError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Mine city policy PDFs: extract, tag, search semantically, and digest practices across cities.",
+)
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+# Options shared by several commands, written once.
+IndexDir = Annotated[
+    Optional[Path],
+    typer.Option("--index-dir", help="Index folder [default: ./indexes; env: POLICYMINE_INDEX_DIR].", show_default=False),
+]
+Model = Annotated[Optional[str], typer.Option("--model", help="Embedding model name [default: minilm].", show_default=False)]
+Taxonomy = Annotated[
+    Optional[Path], typer.Option("--taxonomy", help="Your own topic taxonomy (TOML) instead of the default.", show_default=False)
+]
+ConfigFile = Annotated[
+    Optional[Path], typer.Option("--config", help="Settings file [default: ./policymine.toml if present].", show_default=False)
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
+
+
+def _settings(config_file: Path | None = None, **overrides) -> config.Settings:
+    return config.load(config_file, **overrides)
+
+
+class _Bar:
+    """A rich progress bar over pages and files, on stderr, silent when not on a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("pages · {task.fields[files]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet or not err.is_terminal,
+            transient=True,
+        )
+        self.files = 0
+        self.total_files = 0
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def begin(self, files: int, pages: int) -> None:
+        self.total_files = files
+        self.task = self.progress.add_task("extracting", total=pages or None, files=f"0/{files} files")
+
+    def advance(self, path: Path, pages: int) -> None:
+        self.files += 1
+        self.progress.update(
+            self.task, advance=pages, description=escape(path.name[:40]), files=f"{self.files}/{self.total_files} files"
+        )
+
+
+def _print_json(data) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+def _snippet(text: str, width: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
+
+
+def _print_hits(hits) -> None:
+    if not hits:
+        err.print("no hits")
+        return
+    for hit in hits:
+        place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
+        out.print(
+            f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(hit.title[:80])}[/]"
+            f"  [dim]{escape(hit.doc)} p. {hit.page}[/]"
+        )
+        out.print(f"    {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')} · passage {hit.passage_id}")
+        out.print(f"    {escape(_snippet(hit.text))}\n", soft_wrap=True)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PDF, .txt or .md files, or folders of them.", show_default=False)],
+    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    taxonomy: Taxonomy = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Extract, tag, embed and store documents; unchanged files are skipped.
+
+    Example: policymine ingest corpus/ ~/plans/berlin-klimaschutz.pdf --prune
+    """
+    from .pipeline import ingest as run
+
+    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers)
+    with _Bar(quiet) as bar:
+        report = run(paths, settings, prune=prune, progress=bar)
+    for failure in report.failed:
+        typer.echo(f"error: {failure.path}: {failure.reason}", err=True)
+    summary = report.summary()
+    if json_:
+        _print_json(report.to_dict())
+    elif not quiet or report.failed:
+        err.print(
+            f"{summary['added']} added, {summary['updated']} updated, {summary['skipped']} skipped,"
+            f" {summary['failed']} failed, {summary['removed']} removed · {summary['pages']} pages,"
+            f" {summary['passages']} passages · {summary['seconds']} s · index: {settings.index_dir}"
+        )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.", show_default=False)],
+    k: K = 10,
+    topic: Annotated[Optional[str], typer.Option("--topic", help="Only passages tagged with this topic.")] = None,
+    city: Annotated[Optional[str], typer.Option("--city", help="Only documents about this city.")] = None,
+    country: Annotated[Optional[str], typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")] = None,
+    doc: Annotated[Optional[str], typer.Option("--doc", help="Only this document (file name or part of it).")] = None,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """Semantic search over passages.
+
+    Example: policymine search "incentives for rooftop solar" --country DE -k 5
+    """
+    from .search import Filters, search as run
+
+    settings = _settings(config_file, index_dir=index_dir, model=model)
+    hits = run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc))
+    if json_:
+        _print_json([h.to_dict() for h in hits])
+    else:
+        _print_hits(hits)
+
+
+@app.command()
+def similar(
+    passage_id: Annotated[int, typer.Argument(help="A passage id, as shown by `search`.", show_default=False)],
+    k: K = 10,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """Passages from other documents most like this one: comparable practices elsewhere.
+
+    Example: policymine similar 42 -k 5
+    """
+    from .search import similar as run
+
+    hits = run(passage_id, _settings(config_file, index_dir=index_dir, model=model), k)
+    if json_:
+        _print_json([h.to_dict() for h in hits])
+    else:
+        _print_hits(hits)
+
+
+@app.command()
+def tag(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to tag.", show_default=False)],
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line) or csv.")] = "jsonl",
+    model: Model = None,
+    taxonomy: Taxonomy = None,
+    config_file: ConfigFile = None,
+    quiet: Quiet = False,
+) -> None:
+    """Tag documents with topics, entities and places without adding them to the index.
+
+    Example: policymine tag new-plans/ --out tags.jsonl
+    """
+    from .pipeline import tag_files
+
+    if fmt not in ("jsonl", "csv"):
+        raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
+    settings = _settings(config_file, model=model, taxonomy=taxonomy)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer) if fmt == "csv" else None
+    if writer:
+        writer.writerow(["doc", "title", "lang", "city", "country", "pages", "topics", "entities"])
+    failed = 0
+    with _Bar(quiet) as bar:
+        for record in tag_files(paths, settings, progress=bar):
+            if isinstance(record, PolicymineError):
+                failed += 1
+                typer.echo(f"error: {record}", err=True)
+            elif writer:
+                writer.writerow([
+                    record["doc"], record["title"], record["lang"], record["city"] or "", record["country"] or "",
+                    record["pages"], ";".join(f"{t}:{s}" for t, s in record["topics"].items()),
+                    ";".join(f"{e['text']} ({e['label']})" for e in record["entities"][:20]),
+                ])
+            else:
+                buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if out_file:
+        out_file.write_text(buffer.getvalue(), encoding="utf-8")
+        if not quiet:
+            err.print(f"wrote {out_file}")
+    else:
+        sys.stdout.write(buffer.getvalue())
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def digest(
+    topic: Annotated[Optional[str], typer.Option("--topic", help="A taxonomy topic, e.g. energy.")] = None,
+    query: Annotated[Optional[str], typer.Option("--query", help="A question or practice to look for.")] = None,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output file: .md or .html.")] = Path("digest.md"),
+    per_city: Annotated[int, typer.Option("--per-city", min=1, help="Practices per city.")] = 3,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """A practice digest: comparable practices grouped by city, each with its citation.
+
+    Example: policymine digest --topic housing --query "affordable housing quotas" --out housing.html
+    """
+    from .digest import build_digest, write_digest
+
+    result = build_digest(_settings(config_file, index_dir=index_dir, model=model), topic, query, per_city)
+    if json_:
+        _print_json(result.to_dict())
+        return
+    path = write_digest(result, out_file)
+    n = sum(len(g.practices) for g in result.groups)
+    err.print(f"wrote {path} · {n} practices from {len(result.groups)} places")
+
+
+@app.command()
+def info(index_dir: IndexDir = None, config_file: ConfigFile = None, json_: Json = False) -> None:
+    """What the index holds: documents, pages, passages, model, topics and cities.
+
+    Example: policymine info --json
+    """
+    from .store import Store
+
+    with Store(_settings(config_file, index_dir=index_dir).index_dir) as store:
+        stats = store.info()
+    if json_:
+        _print_json(stats)
+        return
+    out.print(
+        f"[bold]{escape(stats['index_dir'])}[/]: {stats['documents']} documents, {stats['pages']} pages,"
+        f" {stats['passages']} passages · model {stats['model']} (dim {stats['dim']})"
+        f" · taxonomy {stats['taxonomy']} · schema {stats['schema_version']}"
+    )
+    for title, counts in (("passages per topic", stats["topics"]), ("documents per city", stats["cities"])):
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        for key, n in counts.items():
+            table.add_row(escape(str(key)), str(n))
+        out.print(table)
+
+
+@app.command()
+def extract(
+    path: Annotated[Path, typer.Argument(help="A PDF (or .txt/.md) file.", show_default=False)],
+    json_: Json = False,
+) -> None:
+    """Show the text policymine extracts from a file, page by page (nothing is stored).
+
+    Example: policymine extract plan.pdf | less
+    """
+    from dataclasses import asdict
+
+    from .extract import extract as run
+
+    doc = run(path)
+    if json_:
+        _print_json(asdict(doc))
+        return
+    out.print(f"[bold]{escape(doc.title)}[/] · {doc.name} · lang {doc.lang} · {len(doc.pages)} pages")
+    for warning in doc.warnings:
+        err.print(f"warning: {doc.name}: {warning}")
+    for page in doc.pages:
+        label = f" (printed {page.label})" if page.label else ""
+        out.print(f"\n[dim]--- page {page.number}{label} ---[/]")
+        out.print(escape(page.text), soft_wrap=True)

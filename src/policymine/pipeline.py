@@ -1,0 +1,283 @@
+"""The pipeline: runs the stages over files, for `ingest` (into an index) and `tag` (to JSONL).
+
+extract (in worker processes) -> segment -> embed -> tag -> store + index. A file whose
+sha256 is unchanged is skipped before any model is loaded; a changed file replaces its old
+passages in the database and in the vector index; a file that fails is reported with its
+reason and the rest of the batch goes on. Each document is committed on its own, and the
+vector index is saved at the end (and rebuilt from the database if a crash intervened).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .config import SUPPORTED_SUFFIXES, Settings
+from .embed import embed, get_embedder, model_spec
+from .errors import ExtractionError, IndexLockedError, IndexMismatchError
+from .extract import extract, sha256_file
+from .index import check_model, open_index, save_index
+from .segment import segment
+from .store import Store
+from .tag import Tagger, load_taxonomy
+from .types import Document
+
+SAVE_EVERY = 10  # documents between vector index saves
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it works (the CLI draws a progress bar from it)."""
+
+    def begin(self, files: int, pages: int) -> None: ...
+
+    def advance(self, path: Path, pages: int) -> None: ...
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # added | updated | skipped | failed | removed
+    pages: int = 0
+    passages: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of an ingest run."""
+
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        """How many files ended with this status."""
+        return sum(f.status == status for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """The files that could not be ingested."""
+        return [f for f in self.files if f.status == "failed"]
+
+    def summary(self) -> dict:
+        """Counts for the closing line and for --json."""
+        return {
+            **{s: self.count(s) for s in ("added", "updated", "skipped", "failed", "removed")},
+            "pages": sum(f.pages for f in self.files if f.status in ("added", "updated")),
+            "passages": sum(f.passages for f in self.files if f.status in ("added", "updated")),
+            "seconds": round(self.seconds, 1),
+        }
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "files": [asdict(f) for f in self.files]}
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to process: given files as they are, folders searched recursively for supported types."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            found.append(path)  # missing or unsupported: extract() says why
+    unique: dict[Path, Path] = {}
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
+
+
+def page_count(path: Path) -> int:
+    """Pages of a PDF, read cheaply for the progress bar (0 if unreadable); 1 for text files."""
+    if path.suffix.lower() != ".pdf":
+        return 1
+    try:
+        import pypdfium2
+
+        pdf = pypdfium2.PdfDocument(str(path))
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    except Exception:  # the real error is reported by extract()
+        return 0
+
+
+def _extract_safely(path: Path, settings: Settings) -> Document | ExtractionError:
+    """extract() for a worker process: every failure comes back as an ExtractionError value."""
+    try:
+        return extract(path, settings)
+    except ExtractionError as exc:
+        return exc
+    except Exception as exc:  # a parser bug on an odd file must not stop the batch
+        return ExtractionError(path, f"extraction failed ({type(exc).__name__}: {exc})")
+
+
+def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, Document | ExtractionError]]:
+    """Extract files in parallel worker processes, yielding each as it finishes."""
+    workers = min(settings.workers, len(paths))
+    if workers <= 1:
+        for path in paths:
+            yield path, _extract_safely(path, settings)
+        return
+    # spawn, not fork: the parent may hold torch threads, which fork does not survive.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_extract_safely, path, settings): path for path in paths}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+@contextmanager
+def _ingest_lock(index_dir: Path):
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".ingest.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(f"another ingest is writing to {index_dir}; wait for it to finish") from None
+        yield
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    prune: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add new and changed files to the index in `settings.index_dir`.
+
+    Args:
+        paths: files and folders (.pdf, .txt, .md).
+        settings: index location, model, taxonomy, workers.
+        prune: also remove documents whose files no longer exist.
+        progress: receives file and page counts as work proceeds.
+
+    Returns:
+        What happened to each file, and the totals.
+    """
+    started = time.time()
+    report = IngestReport()
+    files = discover(paths)
+    name, dim = model_spec(settings.model)
+    with _ingest_lock(settings.index_dir), Store(settings.index_dir, create=True) as store:
+        check_model(store, name, dim)
+        todo: list[tuple[Path, str]] = []
+        for path in files:
+            stored = store.document_by_path(str(path.resolve())) if path.is_file() else None
+            if stored and stored.sha256 == sha256_file(path):
+                report.files.append(FileResult(str(path), "skipped"))
+            else:
+                todo.append((path, "updated" if stored else "added"))
+        index = open_index(store, dim)
+        if prune:
+            for doc in store.documents():
+                if not Path(doc.path).exists():
+                    index.remove(store.delete_document(doc.path))
+                    report.files.append(FileResult(doc.path, "removed"))
+        try:
+            if todo:
+                _index_files(todo, store, index, settings, report, progress)
+        finally:
+            save_index(store, index)
+    report.seconds = time.time() - started
+    return report
+
+
+def _index_files(todo, store, index, settings: Settings, report: IngestReport, progress: Progress | None) -> None:
+    tagger = Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
+    recorded = store.meta().get("taxonomy")
+    if recorded and recorded != tagger.taxonomy.key:
+        raise IndexMismatchError(
+            f"{settings.index_dir} was tagged with taxonomy {recorded}, not {tagger.taxonomy.key}:"
+            " ingest into a new --index-dir to use another taxonomy"
+        )
+    store.set_meta(
+        model=tagger.embedder.name, dim=tagger.embedder.dim, taxonomy=tagger.taxonomy.key,
+        topics=json.dumps(tagger.topic_ids),
+    )
+    status = dict(todo)
+    pages = {path: page_count(path) for path, _ in todo}
+    if progress:
+        progress.begin(len(todo), sum(pages.values()))
+    done = 0
+    for path, result in extract_all([p for p, _ in todo], settings):
+        if isinstance(result, ExtractionError):
+            report.files.append(FileResult(str(path), "failed", reason=result.reason))
+        else:
+            try:
+                passages = segment(result, settings)
+                vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
+                tagger.tag(passages, vectors, result.lang)
+                tags = tagger.document_tags(result, passages)
+                removed, ids = store.replace_document(result, tags, passages, vectors)
+                index.remove(removed)
+                index.add(ids, vectors)
+                report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))
+            except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
+                report.files.append(FileResult(str(path), "failed", reason=f"indexing failed ({type(exc).__name__}: {exc})"))
+        done += 1
+        if done % SAVE_EVERY == 0:
+            save_index(store, index)
+        if progress:
+            progress.advance(path, pages[path])
+
+
+def tag_files(
+    paths: Iterable[str | Path], settings: Settings, progress: Progress | None = None
+) -> Iterator[dict | ExtractionError]:
+    """Tag documents without indexing them: one record per document (or its error), as finished."""
+    files = discover(paths)
+    pages = {path: page_count(path) for path in files}
+    if progress:
+        progress.begin(len(files), sum(pages.values()))
+    tagger = None
+    for path, result in extract_all(files, settings):
+        if progress:
+            progress.advance(path, pages[path])
+        if isinstance(result, ExtractionError):
+            yield result
+            continue
+        tagger = tagger or Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
+        passages = segment(result, settings)
+        vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
+        tagger.tag(passages, vectors, result.lang)
+        tags = tagger.document_tags(result, passages)
+        yield {
+            "doc": result.name,
+            "path": result.path,
+            "title": result.title,
+            "lang": result.lang,
+            "city": tags.city,
+            "country": tags.country,
+            "pages": len(result.pages),
+            "topics": tags.topics,
+            "entities": [{"text": t, "label": label, "count": c} for t, label, c in tags.entities],
+            "passages": [
+                {
+                    "page": p.page,
+                    "section": p.section,
+                    "text": p.text,
+                    "topics": p.topics,
+                    "entities": [{"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities],
+                }
+                for p in passages
+            ],
+            "warnings": result.warnings,
+        }

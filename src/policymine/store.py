@@ -1,0 +1,366 @@
+"""Stage 5a: the SQLite store: documents, pages, passages, topics, entities and vectors.
+
+SQLite is the source of truth. Each passage keeps its vector, so the FAISS index (index.py)
+is a derived structure that can always be rebuilt from here. Passage ids come from an
+AUTOINCREMENT column and are never reused, which keeps FAISS ids unambiguous. Each
+document is written in one transaction, so a crash never leaves half a document.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexMismatchError, IndexNotFoundError, NotFoundError
+from .types import Document, DocumentTags, Passage
+
+DB_FILE = "policymine.db"
+
+# Numbered migrations: schema_version is the number applied. Append, never edit.
+MIGRATIONS = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        title TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        year INTEGER,
+        city TEXT,
+        country TEXT,
+        n_pages INTEGER NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        added_at REAL NOT NULL
+    );
+    CREATE INDEX documents_name ON documents(name);
+    CREATE TABLE pages (
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        label TEXT,
+        quality REAL NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (doc_id, number)
+    );
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        page INTEGER NOT NULL,
+        section TEXT,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        char_start INTEGER NOT NULL,
+        char_end INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX passages_doc ON passages(doc_id);
+    CREATE TABLE passage_topics (
+        passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (passage_id, topic)
+    );
+    CREATE INDEX passage_topics_topic ON passage_topics(topic, score);
+    CREATE TABLE entities (
+        passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        label TEXT NOT NULL,
+        norm TEXT,
+        country TEXT
+    );
+    CREATE INDEX entities_passage ON entities(passage_id);
+    CREATE TABLE document_topics (
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (doc_id, topic)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """What the store knows of a file, for incremental ingest."""
+
+    id: int
+    path: str
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """A passage joined with its document, as search and digests need it."""
+
+    id: int
+    doc: str
+    title: str
+    page: int
+    section: str | None
+    kind: str
+    text: str
+    city: str | None
+    country: str | None
+    lang: str
+    year: int | None
+    topics: dict[str, float]
+
+
+class Store:
+    """An open policymine database. Use as a context manager."""
+
+    def __init__(self, index_dir: Path, create: bool = False):
+        self.path = Path(index_dir) / DB_FILE
+        if not self.path.exists():
+            if not create:
+                raise IndexNotFoundError(
+                    f"no index in {index_dir}: create one with `policymine ingest PATH --index-dir {index_dir}`"
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def _migrate(self) -> None:
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
+        version = int(self.meta().get("schema_version", 0)) if has_meta else 0
+        if version > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"{self.path} has schema version {version}, newer than this policymine ({SCHEMA_VERSION}): upgrade policymine"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                # executescript() would COMMIT on its own; statements one by one keep one transaction.
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number + 1),)
+                )
+
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+        return _Transaction(self.db)
+
+    # ------------------------------------------------------------------ meta
+
+    def meta(self) -> dict[str, str]:
+        """The key/value facts the index records about itself."""
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, **values: object) -> None:
+        """Record facts about the index (model, dim, taxonomy)."""
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    # ------------------------------------------------------------------ writing
+
+    def documents(self) -> list[StoredDoc]:
+        """Every stored document."""
+        return [StoredDoc(*r) for r in self.db.execute("SELECT id, path, name, sha256 FROM documents ORDER BY id")]
+
+    def document_by_path(self, path: str) -> StoredDoc | None:
+        """The stored document for a resolved path, if any."""
+        row = self.db.execute("SELECT id, path, name, sha256 FROM documents WHERE path = ?", (path,)).fetchone()
+        return StoredDoc(*row) if row else None
+
+    def replace_document(
+        self, doc: Document, tags: DocumentTags, passages: Sequence[Passage], vectors: np.ndarray
+    ) -> tuple[list[int], list[int]]:
+        """Store a document, replacing an older version at the same path, in one transaction.
+
+        Returns:
+            (removed passage ids, new passage ids), for the vector index to follow.
+        """
+        with self.transaction():
+            removed = self._delete_document(doc.path)
+            cur = self.db.execute(
+                "INSERT INTO documents (path, name, sha256, title, lang, year, city, country, n_pages, warnings, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc.path, doc.name, doc.sha256, doc.title, doc.lang, doc.year, tags.city, tags.country,
+                 len(doc.pages), json.dumps(doc.warnings), time.time()),
+            )
+            doc_id = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
+                [(doc_id, p.number, p.label, p.quality, p.text) for p in doc.pages],
+            )
+            self.db.executemany("INSERT INTO document_topics VALUES (?, ?, ?)", [(doc_id, t, s) for t, s in tags.topics.items()])
+            ids = []
+            for passage, vector in zip(passages, vectors):
+                cur = self.db.execute(
+                    "INSERT INTO passages (doc_id, page, section, kind, text, char_start, char_end, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, passage.page, passage.section, passage.kind, passage.text, passage.char_start,
+                     passage.char_end, np.asarray(vector, dtype=np.float32).tobytes()),
+                )
+                passage.id = cur.lastrowid
+                ids.append(passage.id)
+                self.db.executemany(
+                    "INSERT INTO passage_topics VALUES (?, ?, ?)", [(passage.id, t, s) for t, s in passage.topics.items()]
+                )
+                self.db.executemany(
+                    "INSERT INTO entities VALUES (?, ?, ?, ?, ?)",
+                    [(passage.id, e.text, e.label, e.norm, e.country) for e in passage.entities],
+                )
+        return removed, ids
+
+    def delete_document(self, path: str) -> list[int]:
+        """Remove a document and everything hanging off it; returns its passage ids."""
+        with self.transaction():
+            return self._delete_document(path)
+
+    def _delete_document(self, path: str) -> list[int]:
+        row = self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        if not row:
+            return []
+        ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE doc_id = ?", row)]
+        self.db.execute("DELETE FROM documents WHERE id = ?", row)
+        return ids
+
+    # ------------------------------------------------------------------ reading
+
+    def vectors(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the given passages, or of all passages."""
+        if ids is None:
+            rows = self.db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
+        else:
+            rows = [r for i in ids for r in self.db.execute("SELECT id, vector FROM passages WHERE id = ?", (i,))]
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+        )
+
+    def passage_ids(self) -> np.ndarray:
+        """Every stored passage id, ascending."""
+        return np.array([r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
+
+    def filter_ids(
+        self,
+        topic: str | None = None,
+        city: str | None = None,
+        country: str | None = None,
+        doc: str | None = None,
+        exclude_doc: str | None = None,
+    ) -> list[int] | None:
+        """Passage ids matching all given filters; None when no filter is set."""
+        clauses, args = [], []
+        if exclude_doc:
+            clauses.append("d.name != ?")
+            args.append(exclude_doc)
+        if topic:
+            clauses.append("p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)")
+            args.append(topic)
+        if city:
+            clauses.append("d.city = ? COLLATE NOCASE")
+            args.append(city)
+        if country:
+            clauses.append("d.country = ? COLLATE NOCASE")
+            args.append(country)
+        if doc:
+            clauses.append("(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)")
+            args += [doc, f"%{doc}%", f"%{doc}%"]
+        if not clauses:
+            return None
+        sql = "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE " + " AND ".join(clauses)
+        return [r[0] for r in self.db.execute(sql, args)]
+
+    def rows(self, ids: Sequence[int]) -> dict[int, Row]:
+        """Passages with their document fields and topics, by id."""
+        out: dict[int, Row] = {}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            topics: dict[int, dict[str, float]] = {}
+            for pid, topic, score in self.db.execute(
+                f"SELECT passage_id, topic, score FROM passage_topics WHERE passage_id IN ({marks}) ORDER BY score DESC",
+                list(chunk),
+            ):
+                topics.setdefault(pid, {})[topic] = score
+            for r in self.db.execute(
+                "SELECT p.id, d.name, d.title, p.page, p.section, p.kind, p.text, d.city, d.country, d.lang, d.year"
+                f" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id IN ({marks})",
+                list(chunk),
+            ):
+                out[r[0]] = Row(*r, topics=topics.get(r[0], {}))
+        return out
+
+    def topic_passages(self, topic: str, limit: int = 500) -> list[tuple[int, float]]:
+        """(passage id, topic score) of passages tagged with a topic, best first."""
+        return self.db.execute(
+            "SELECT passage_id, score FROM passage_topics WHERE topic = ? ORDER BY score DESC LIMIT ?", (topic, limit)
+        ).fetchall()
+
+    def doc_of(self, passage_id: int) -> str:
+        """The document name of a passage; NotFoundError if there is no such passage."""
+        row = self.db.execute(
+            "SELECT d.name FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?", (passage_id,)
+        ).fetchone()
+        if not row:
+            raise NotFoundError(f"no passage with id {passage_id} in {self.path.parent}")
+        return row[0]
+
+    def info(self) -> dict:
+        """What the index holds, for `policymine info`."""
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        meta = self.meta()
+        return {
+            "index_dir": str(self.path.parent),
+            "model": meta.get("model"),
+            "dim": int(meta["dim"]) if "dim" in meta else None,
+            "taxonomy": meta.get("taxonomy"),
+            "schema_version": int(meta.get("schema_version", 0)),
+            "documents": one("SELECT COUNT(*) FROM documents"),
+            "pages": one("SELECT COUNT(*) FROM pages"),
+            "passages": one("SELECT COUNT(*) FROM passages"),
+            "topics": {
+                **dict.fromkeys(json.loads(meta.get("topics", "[]")), 0),
+                **dict(self.db.execute("SELECT topic, COUNT(*) FROM passage_topics GROUP BY topic ORDER BY 2 DESC")),
+            },
+            "cities": {
+                (city or "unknown"): n
+                for city, n in self.db.execute(
+                    "SELECT city, COUNT(*) FROM documents GROUP BY city ORDER BY 2 DESC, 1"
+                ).fetchall()
+            },
+            "languages": dict(self.db.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang ORDER BY 2 DESC")),
+            "documents_list": [
+                {"doc": n, "title": t, "city": c, "country": cc, "lang": lg, "pages": np_}
+                for n, t, c, cc, lg, np_ in self.db.execute(
+                    "SELECT name, title, city, country, lang, n_pages FROM documents ORDER BY name"
+                )
+            ],
+        }
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, *_: object) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")

