@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PM := $(BIN)/policymine
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -20,8 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Ingest the bundled briefs, run three searches, write two digests.
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(PM) ingest corpus
+	$(PM) search "incentives for rooftop solar" -k 3
+	$(PM) search "how do cities let residents decide on the budget" -k 3
+	$(PM) search "affordable housing quotas for new development" -k 3 --country DE
+	$(PM) digest --topic energy --out indexes/digest-energy.md
+	$(PM) digest --query "protecting residents from urban heat" --out indexes/digest-heat.html
+	@echo "demo done: index in indexes/, digests in indexes/digest-energy.md and indexes/digest-heat.html"
 
 test: install
 	$(BIN)/python -m pytest

@@ -22,6 +22,9 @@ class ExtractionError(PolicymineError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):  # errors travel back from extraction worker processes
+        return (type(self), (self.path, self.reason))
+
 
 class IndexNotFoundError(PolicymineError):
     """No index here yet: create one with `policymine ingest PATH`."""

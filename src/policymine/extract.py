@@ -155,10 +155,10 @@ def _extract_text_file(path: Path) -> Document:
 
 
 def _open_error(path: Path, exc: Exception) -> ExtractionError:
-    chain = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
+    chain = f"{type(exc).__name__} {exc} {exc.args!r} {exc.__cause__!r} {exc.__context__!r}".lower()
     if "password" in chain or "encrypt" in chain:
         return ExtractionError(path, "encrypted PDF: remove the password first (e.g. `qpdf --decrypt`)")
-    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else repr(exc.args[0] if exc.args else exc)[:120]
     return ExtractionError(path, f"corrupt or truncated PDF ({detail})")
 
 

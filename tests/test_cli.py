@@ -1,0 +1,158 @@
+import csv
+import io
+import json
+
+import pytest
+from conftest import CORPUS, make_bad_inputs
+from typer.testing import CliRunner
+
+from policymine.cli import app
+
+runner = CliRunner()
+HIT_KEYS = {"rank", "passage_id", "doc", "title", "page", "text", "score", "topics", "city", "country", "lang"}
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory):
+    """A small index built through the CLI (fake model)."""
+    index_dir = tmp_path_factory.mktemp("cli") / "ix"
+    result = run("ingest", CORPUS / "01-berlin-solar.pdf", CORPUS / "06-boston-participatory-budgeting.pdf",
+                 CORPUS / "07-denver-climate-fund.pdf", "--index-dir", index_dir, "--model", "fake", "--json")
+    assert result.exit_code == 0, result.output
+    return index_dir
+
+
+@pytest.mark.parametrize("command", ["ingest", "search", "similar", "tag", "digest", "info", "extract"])
+def test_every_command_has_help_with_an_example(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example: policymine " + command in " ".join(result.output.split())
+
+
+def test_ingest_json_summary_and_skip(ix):
+    result = run("ingest", CORPUS / "01-berlin-solar.pdf", "--index-dir", ix, "--model", "fake", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["summary"]["skipped"] == 1 and data["files"][0]["status"] == "skipped"
+
+
+def test_ingest_human_summary_on_stderr(tmp_path):
+    result = run("ingest", CORPUS / "05-pittsburgh-mobility.pdf", "--index-dir", tmp_path / "ix", "--model", "fake")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "1 added, 0 updated, 0 skipped, 0 failed" in result.stderr
+
+
+def test_search_json_shape(ix):
+    result = run("search", "solar panels on roofs", "--index-dir", ix, "--model", "fake", "-k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert 1 <= len(hits) <= 3
+    for hit in hits:
+        assert HIT_KEYS <= set(hit) and isinstance(hit["topics"], list) and isinstance(hit["page"], int)
+
+
+def test_search_human_output_and_filters(ix):
+    result = run("search", "budget", "--index-dir", ix, "--model", "fake", "--city", "Boston", "-k", "2")
+    assert result.exit_code == 0
+    assert "06-boston-participatory-budgeting.pdf p. " in result.stdout and "Boston, US" in result.stdout
+
+
+def test_index_dir_from_environment(ix, monkeypatch):
+    monkeypatch.setenv("POLICYMINE_INDEX_DIR", str(ix))
+    result = run("info", "--json")
+    assert json.loads(result.stdout)["documents"] == 3
+
+
+def test_similar_json(ix):
+    first = json.loads(run("search", "solar", "--index-dir", ix, "--model", "fake", "--json").stdout)[0]
+    result = run("similar", first["passage_id"], "--index-dir", ix, "--model", "fake", "--json")
+    assert result.exit_code == 0
+    hits = json.loads(result.stdout)
+    assert hits and all(HIT_KEYS <= set(h) and h["doc"] != first["doc"] for h in hits)
+
+
+def test_info(ix):
+    data = json.loads(run("info", "--index-dir", ix, "--json").stdout)
+    assert (data["documents"], data["model"], data["dim"]) == (3, "fake", 64)
+    assert data["taxonomy"] == "policymine-default@1" and set(data["cities"]) == {"Berlin", "Boston", "Denver"}
+    assert "energy" in data["topics"]
+    human = run("info", "--index-dir", ix)
+    assert "3 documents" in human.stdout and "passages per topic" in human.stdout
+
+
+def test_digest_markdown_html_json(ix, tmp_path):
+    out = tmp_path / "energy.md"
+    result = run("digest", "--topic", "energy", "--index-dir", ix, "--model", "fake", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stderr and out.read_text().startswith("# Practice digest: energy")
+    assert ", p. " in out.read_text()
+    html = tmp_path / "q.html"
+    assert run("digest", "--query", "residents vote", "--index-dir", ix, "--model", "fake", "--out", html).exit_code == 0
+    assert "<blockquote>" in html.read_text()
+    data = json.loads(run("digest", "--topic", "energy", "--index-dir", ix, "--model", "fake", "--json").stdout)
+    assert data["cities"][0]["practices"][0]["citation"].endswith(f"p. {data['cities'][0]['practices'][0]['page']}")
+
+
+def test_tag_jsonl_and_csv(tmp_path):
+    result = run("tag", CORPUS / "02-munich-sobon.pdf", CORPUS / "04-freiburg-vauban.pdf", "--model", "fake")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["doc"] for r in records} == {"02-munich-sobon.pdf", "04-freiburg-vauban.pdf"}
+    for r in records:
+        assert {"doc", "title", "lang", "city", "country", "topics", "entities", "passages"} <= set(r)
+        assert isinstance(r["topics"], dict)
+        assert all({"text", "label", "count"} <= set(e) for e in r["entities"])
+        assert all({"page", "text", "topics", "entities"} <= set(p) for p in r["passages"])
+    out = tmp_path / "tags.csv"
+    assert run("tag", CORPUS / "02-munich-sobon.pdf", "--model", "fake", "--format", "csv", "--out", out).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows[0]["city"] == "Munich" and "housing:" in rows[0]["topics"]
+
+
+def test_extract_command():
+    result = run("extract", CORPUS / "01-berlin-solar.pdf")
+    assert result.exit_code == 0 and "--- page 2 ---" in result.stdout and "Berlin has more than" in result.stdout
+
+
+def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
+    bad = make_bad_inputs(tmp_path / "bad")
+    index_dir = tmp_path / "ix"
+    result = run("ingest", CORPUS / "05-pittsburgh-mobility.pdf", *(p for p, _ in bad.values()),
+                 "--index-dir", index_dir, "--model", "fake")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(bad)
+    for path, reason in bad.values():
+        assert any(str(path) in line and reason in line for line in errors)
+    assert "Traceback" not in result.output
+    assert "1 added" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["search", "solar", "--index-dir", "{tmp}/none"], "no index in {tmp}/none: create one with `policymine ingest PATH"),
+        (["info", "--index-dir", "{tmp}/none"], "no index in"),
+        (["search", "solar", "--index-dir", "{ix}", "--model", "minilm"], "was built with model fake"),
+        (["search", "solar", "--index-dir", "{ix}", "--model", "nope"], "unknown embedding model 'nope'"),
+        (["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--topic", "solar"], "unknown topic 'solar'"),
+        (["similar", "99999", "--index-dir", "{ix}", "--model", "fake"], "no passage with id 99999"),
+        (["digest", "--index-dir", "{ix}", "--model", "fake"], "a digest needs --topic or --query"),
+        (["digest", "--topic", "energy", "--out", "{tmp}/d.pdf", "--index-dir", "{ix}", "--model", "fake"], "must end in .md or .html"),
+        (["tag", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
+        (["tag", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
+        (["extract", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
+        (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--taxonomy", "{tmp}/no.toml", "--model", "fake"], "cannot read taxonomy"),
+    ],
+)
+def test_errors_are_one_clean_line(ix, tmp_path, args, expected):
+    fill = {"tmp": tmp_path, "ix": ix, "corpus": CORPUS}
+    result = run(*(a.format(**fill) for a in args))
+    assert result.exit_code == 1
+    assert expected.format(**fill) in result.stderr
+    assert "Traceback" not in result.output
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1

@@ -1,0 +1,95 @@
+import pytest
+from conftest import CORPUS, REAL_CORPUS, make_bad_inputs, needs_real_corpus
+
+from policymine.errors import ExtractionError
+from policymine.extract import extract
+
+
+@pytest.fixture(scope="module")
+def berlin():
+    return extract(CORPUS / "01-berlin-solar.pdf")
+
+
+def full_text(doc):
+    return "\n".join(p.text for p in doc.pages)
+
+
+def test_metadata(berlin):
+    assert berlin.name == "01-berlin-solar.pdf"
+    assert berlin.title.startswith("Solar Rooftops for Every Block")
+    assert berlin.lang == "en"
+    assert [p.number for p in berlin.pages] == [1, 2]
+    assert len(berlin.sha256) == 64
+
+
+def test_running_header_and_footer_are_removed(berlin):
+    text = full_text(berlin)
+    assert "policymine sample briefs" not in text
+    assert "Page 1 of" not in text and "Page 2 of" not in text
+
+
+def test_drop_cap_is_reattached(berlin):
+    body = [b for b in berlin.pages[0].blocks if b.kind == "paragraph"]
+    assert body[1].text.startswith("Berlin has more than half a million roofs")
+
+
+def test_hyphenation_across_lines_is_repaired(berlin):
+    text = full_text(berlin)
+    assert "electricity from the sun" in text
+    assert "elec- tricity" not in text and "elec-\ntricity" not in text
+
+
+def test_pull_quote_appears_once(berlin):
+    sentence = "must install photovoltaic panels covering at least 30 percent of the gross roof area"
+    assert full_text(berlin).count(sentence) == 1
+
+
+def test_two_columns_read_in_order(berlin):
+    text = full_text(berlin)
+    # The left column's section comes before the right column's on page 1.
+    assert text.index("From a masterplan to a legal obligation") < text.index("Subsidies that fill the gaps")
+
+
+def test_table_becomes_a_table_block(berlin):
+    tables = [b for p in berlin.pages for b in p.blocks if b.kind == "table"]
+    assert len(tables) == 1
+    assert tables[0].text.splitlines()[0] == "Instrument | Type | Start | Observed effect"
+
+
+def test_german_brief_keeps_umlauts_and_language():
+    doc = extract(CORPUS / "04-freiburg-vauban.pdf")
+    assert doc.lang == "de"
+    assert "Mobilität" in full_text(doc)
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "note.md"
+    path.write_text("# Heat plan\n\nThe city opened cooling centres.\n\n- one\n- two\n")
+    doc = extract(path)
+    assert doc.title == "Heat plan"
+    assert [b.kind for b in doc.pages[0].blocks] == ["heading", "paragraph", "list", "list"]
+
+
+@pytest.mark.parametrize("case", ["not a pdf", "empty", "truncated", "corrupt", "encrypted", "no text layer", "unsupported type", "missing"])
+def test_bad_input_gives_a_clear_error(tmp_path, case):
+    path, reason = make_bad_inputs(tmp_path / "bad")[case]
+    with pytest.raises(ExtractionError) as info:
+        extract(path)
+    assert str(path) in str(info.value)
+    assert reason in info.value.reason
+
+
+@needs_real_corpus
+@pytest.mark.slow
+def test_real_plan_pages_and_labels():
+    doc = extract(REAL_CORPUS / "us-atlanta-ga-clean-energy-plan-2018.pdf")
+    assert len(doc.pages) == 84
+    assert doc.title == "Clean Energy Atlanta"
+    assert doc.pages[2].label == "1"  # the printed page numbers start after the cover
+
+
+@needs_real_corpus
+@pytest.mark.slow
+def test_real_pdf_with_garbled_text_layer_is_reported():
+    with pytest.raises(ExtractionError, match="garbled text layer"):
+        extract(REAL_CORPUS / "us-glen-ridge-nj-zoning-ordinance.pdf")

@@ -1,0 +1,78 @@
+import shutil
+
+from conftest import CORPUS, make_bad_inputs, settings_for
+
+from policymine.index import open_index
+from policymine.pipeline import discover, ingest, tag_files
+from policymine.errors import ExtractionError
+from policymine.store import Store
+
+
+def _state(index_dir):
+    with Store(index_dir) as store:
+        docs = {d.name: d for d in store.documents()}
+        ids = sorted(store.passage_ids())
+        faiss_ids = sorted(open_index(store, 64).ids())
+    return docs, ids, faiss_ids
+
+
+def test_discover_finds_supported_files_recursively(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.pdf", "a/b/y.md", "a/b/z.txt", "a/skip.docx", "a/.hidden.pdf"):
+        (tmp_path / name).write_text("x")
+    assert sorted(p.name for p in discover([tmp_path / "a"])) == ["x.pdf", "y.md", "z.txt"]
+
+
+def test_incremental_ingest_unchanged_changed_pruned(corpus_copy, tmp_path):
+    settings = settings_for(tmp_path / "ix")
+    first = ingest([corpus_copy], settings)
+    assert first.summary()["added"] == 3 and not first.failed
+    docs, ids, faiss_ids = _state(settings.index_dir)
+    assert ids == faiss_ids and len(ids) == first.summary()["passages"]
+
+    again = ingest([corpus_copy], settings)
+    assert again.summary()["skipped"] == 3 and again.summary()["added"] == 0
+    assert again.seconds < 1.0
+
+    changed = corpus_copy / "01-berlin-solar.pdf"
+    shutil.copy(CORPUS / "03-hamburg-green-roofs.pdf", changed)  # new content under the old name
+    update = ingest([corpus_copy], settings)
+    assert update.summary()["updated"] == 1 and update.summary()["skipped"] == 2
+    docs2, ids2, faiss_ids2 = _state(settings.index_dir)
+    old_berlin = set(ids) - set(ids2)
+    assert old_berlin and not old_berlin & set(faiss_ids2)
+    assert ids2 == faiss_ids2
+    assert docs2["01-berlin-solar.pdf"].sha256 != docs["01-berlin-solar.pdf"].sha256
+
+    (corpus_copy / "06-boston-participatory-budgeting.pdf").unlink()
+    kept = ingest([corpus_copy], settings)
+    assert kept.summary()["removed"] == 0 and len(_state(settings.index_dir)[0]) == 3
+    pruned = ingest([corpus_copy], settings, prune=True)
+    assert pruned.summary()["removed"] == 1
+    docs3, ids3, faiss_ids3 = _state(settings.index_dir)
+    assert set(docs3) == {"01-berlin-solar.pdf", "07-denver-climate-fund.pdf"} and ids3 == faiss_ids3
+
+
+def test_bad_files_are_reported_and_the_rest_is_ingested(corpus_copy, tmp_path):
+    settings = settings_for(tmp_path / "ix", workers=2)
+    ingest([corpus_copy / "07-denver-climate-fund.pdf"], settings)
+    before = _state(settings.index_dir)[1]
+    bad = make_bad_inputs(tmp_path / "bad")
+    report = ingest([corpus_copy, *(path for path, _ in bad.values())], settings)
+    reasons = {f.path: f.reason for f in report.failed}
+    assert len(reasons) == len(bad)
+    for path, reason in bad.values():
+        assert reason in reasons[str(path)]
+    assert report.summary()["added"] == 2 and report.summary()["skipped"] == 1
+    docs, ids, faiss_ids = _state(settings.index_dir)
+    assert set(before) <= set(ids) and ids == faiss_ids and len(docs) == 3
+
+
+def test_tag_files_yields_records_and_errors(tmp_path):
+    bad = make_bad_inputs(tmp_path / "bad")
+    records = list(tag_files([CORPUS / "02-munich-sobon.pdf", bad["empty"][0]], settings_for(tmp_path / "ix")))
+    [record] = [r for r in records if isinstance(r, dict)]
+    [error] = [r for r in records if isinstance(r, ExtractionError)]
+    assert record["city"] == "Munich" and record["passages"] and "housing" in record["topics"]
+    assert error.reason == "empty file"
+    assert not (tmp_path / "ix").exists()  # tagging never writes an index

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from policymine.errors import IndexMismatchError, IndexNotFoundError
+from policymine.index import INDEX_FILE, VectorIndex, check_model, open_index
+from policymine.store import SCHEMA_VERSION, Store
+from policymine.types import Document, DocumentTags, Entity, Page, Passage
+
+
+def _doc(path="/data/plan.pdf", sha="a" * 64):
+    return Document(path=path, name="plan.pdf", sha256=sha, title="Plan", lang="en", pages=[Page(1, "text")])
+
+
+def _passages(n):
+    return [Passage(doc="plan.pdf", page=1, text=f"passage {i}", topics={"energy": 0.7},
+                    entities=[Entity("Berlin", "GPE", "Berlin", "DE")]) for i in range(n)]
+
+
+def _vectors(n, dim=4, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+TAGS = DocumentTags(city="Berlin", country="DE", topics={"energy": 0.5}, entities=[])
+
+
+def test_missing_index_says_how_to_create_one(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="policymine ingest"):
+        Store(tmp_path / "nowhere")
+
+
+def test_replace_document_swaps_passages_and_never_reuses_ids(tmp_path):
+    with Store(tmp_path, create=True) as store:
+        assert store.info()["schema_version"] == SCHEMA_VERSION
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        removed, first = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
+        assert removed == []
+        removed, second = store.replace_document(_doc(sha="b" * 64), TAGS, _passages(2), _vectors(2))
+        assert removed == first and min(second) > max(first)
+        assert list(store.passage_ids()) == second
+        assert store.db.execute("SELECT COUNT(*) FROM entities").fetchone()[0] == 2
+        row = store.rows(second)[second[0]]
+        assert (row.city, row.topics) == ("Berlin", {"energy": 0.7})
+
+
+def test_vector_index_add_remove_filtered_search():
+    index = VectorIndex(4)
+    vectors = _vectors(5)
+    index.add([10, 11, 12, 13, 14], vectors)
+    assert index.search(vectors[2], 1) == [(12, pytest.approx(1.0, abs=1e-5))]
+    assert [i for i, _ in index.search(vectors[2], 5, allowed=[13, 14])] in ([13, 14], [14, 13])
+    index.remove([12])
+    assert 12 not in [i for i, _ in index.search(vectors[2], 5)]
+    assert index.search(vectors[2], 3, allowed=[]) == []
+
+
+def test_open_index_rebuilds_a_missing_or_stale_faiss_file(tmp_path):
+    with Store(tmp_path, create=True) as store:
+        _, ids = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
+        index = open_index(store, 4)
+        assert sorted(index.ids()) == ids
+        (tmp_path / INDEX_FILE).unlink()
+        assert sorted(open_index(store, 4).ids()) == ids
+        stale = VectorIndex(4)
+        stale.add([999], _vectors(1))
+        stale.save(tmp_path / INDEX_FILE)  # as after a crash between commit and save
+        assert sorted(open_index(store, 4).ids()) == ids
+
+
+def test_model_mismatch_is_a_clear_error(tmp_path):
+    with Store(tmp_path, create=True) as store:
+        store.set_meta(model="minilm", dim=384)
+        check_model(store, "minilm", 384)
+        with pytest.raises(IndexMismatchError, match="built with model minilm .* --model minilm"):
+            check_model(store, "fake", 64)
