@@ -116,11 +116,12 @@ def _print_hits(hits) -> None:
         return
     for hit in hits:
         place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
+        out.print(f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(_snippet(hit.title, 66))}[/]")
         out.print(
-            f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(hit.title[:80])}[/]"
-            f"  [dim]{escape(hit.doc)} p. {hit.page}[/]"
+            f"    [dim]{escape(hit.doc)} p. {hit.page}[/] · {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')}"
+            f" · passage {hit.passage_id}",
+            soft_wrap=True,
         )
-        out.print(f"    {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')} · passage {hit.passage_id}")
         out.print(f"    {escape(_snippet(hit.text))}\n", soft_wrap=True)
 
 

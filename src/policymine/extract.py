@@ -26,6 +26,7 @@ _PAGE_NUMBER_RE = re.compile(
     re.IGNORECASE,
 )
 _BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd)$|^microsoft |^untitled|^layout \d|^\W*$)", re.I)
+_SENTENCE_END_RE = re.compile(r"[.!?:;\"')]\s*$")
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
 MARGIN = 0.085  # share of the page height treated as header or footer zone
 
@@ -440,11 +441,18 @@ def _blocks(p: _RawPage, body_size: float, vocab: Counter[str]) -> list[tuple[st
             prev = current[-1]
             gap = ln.top - prev.bottom
             heading_continues = ln.kind == prev.kind == "heading" and 0 <= gap < 0.8 * prev.size
+            # A sentence running on from the foot of one column to the head of the next.
+            column_run_on = (
+                ln.kind == prev.kind == "body"
+                and ln.column > prev.column
+                and not _SENTENCE_END_RE.search(prev.text)
+                and ln.text[:1].islower()
+            )
             new_block = (
-                (not heading_continues and (ln.column != prev.column or ln.band != prev.band))
+                (not (heading_continues or column_run_on) and (ln.column != prev.column or ln.band != prev.band))
                 or ln.kind != prev.kind
-                or gap > 0.8 * max(body_size, prev.size)
-                or gap < -2
+                or (gap > 0.8 * max(body_size, prev.size) and not column_run_on)
+                or (gap < -2 and not column_run_on)
                 or (ln.kind == "body" and clean.BULLET_RE.match(ln.text))
                 or abs(ln.size - prev.size) > 0.15 * body_size
             )
