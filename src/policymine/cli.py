@@ -110,7 +110,10 @@ def _snippet(text: str, width: int = 300) -> str:
     return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
 
 
-def _print_hits(hits) -> None:
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
     if not hits:
         err.print("no hits")
         return
@@ -181,11 +184,7 @@ def search(
     from .search import Filters, search as run
 
     settings = _settings(config_file, index_dir=index_dir, model=model)
-    hits = run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc))
-    if json_:
-        _print_json([h.to_dict() for h in hits])
-    else:
-        _print_hits(hits)
+    _print_hits(run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc)), json_)
 
 
 @app.command()
@@ -203,11 +202,7 @@ def similar(
     """
     from .search import similar as run
 
-    hits = run(passage_id, _settings(config_file, index_dir=index_dir, model=model), k)
-    if json_:
-        _print_json([h.to_dict() for h in hits])
-    else:
-        _print_hits(hits)
+    _print_hits(run(passage_id, _settings(config_file, index_dir=index_dir, model=model), k), json_)
 
 
 @app.command()

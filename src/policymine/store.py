@@ -267,22 +267,15 @@ class Store:
         exclude_doc: str | None = None,
     ) -> list[int] | None:
         """Passage ids matching all given filters; None when no filter is set."""
-        clauses, args = [], []
-        if exclude_doc:
-            clauses.append("d.name != ?")
-            args.append(exclude_doc)
-        if topic:
-            clauses.append("p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)")
-            args.append(topic)
-        if city:
-            clauses.append("d.city = ? COLLATE NOCASE")
-            args.append(city)
-        if country:
-            clauses.append("d.country = ? COLLATE NOCASE")
-            args.append(country)
-        if doc:
-            clauses.append("(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)")
-            args += [doc, f"%{doc}%", f"%{doc}%"]
+        conditions = [
+            (exclude_doc, "d.name != ?", [exclude_doc]),
+            (topic, "p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)", [topic]),
+            (city, "d.city = ? COLLATE NOCASE", [city]),
+            (country, "d.country = ? COLLATE NOCASE", [country]),
+            (doc, "(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)", [doc, f"%{doc}%", f"%{doc}%"]),
+        ]
+        clauses = [clause for value, clause, _ in conditions if value]
+        args = [arg for value, _, values in conditions if value for arg in values]
         if not clauses:
             return None
         sql = "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE " + " AND ".join(clauses)
