@@ -42,7 +42,7 @@ app = typer.Typer(
     help="Mine city policy PDFs: extract, tag, search semantically, and digest practices across cities.",
 )
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by several commands, written once.
 IndexDir = Annotated[

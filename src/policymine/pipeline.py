@@ -201,26 +201,26 @@ def ingest(
 
 
 def _index_files(todo, store, index, settings: Settings, report: IngestReport, progress: Progress | None) -> None:
-    tagger = Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
-    recorded = store.meta().get("taxonomy")
-    if recorded and recorded != tagger.taxonomy.key:
-        raise IndexMismatchError(
-            f"{settings.index_dir} was tagged with taxonomy {recorded}, not {tagger.taxonomy.key}:"
-            " ingest into a new --index-dir to use another taxonomy"
-        )
-    store.set_meta(
-        model=tagger.embedder.name, dim=tagger.embedder.dim, taxonomy=tagger.taxonomy.key,
-        topics=json.dumps(tagger.topic_ids),
-    )
     status = dict(todo)
     pages = {path: page_count(path) for path, _ in todo}
-    if progress:
+    if progress:  # before the models load, so the bar is up while they do
         progress.begin(len(todo), sum(pages.values()))
+    taxonomy = load_taxonomy(settings.taxonomy)
+    recorded = store.meta().get("taxonomy")
+    if recorded and recorded != taxonomy.key:
+        raise IndexMismatchError(
+            f"{settings.index_dir} was tagged with taxonomy {recorded}, not {taxonomy.key}:"
+            " ingest into a new --index-dir to use another taxonomy"
+        )
+    name, dim = model_spec(settings.model)
+    store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
+    tagger = None  # the models load once the first document is extracted, while workers go on
     done = 0
     for path, result in extract_all([p for p, _ in todo], settings):
         if isinstance(result, ExtractionError):
             report.files.append(FileResult(str(path), "failed", reason=result.reason))
         else:
+            tagger = tagger or Tagger(get_embedder(settings.model), settings, taxonomy)
             try:
                 passages = segment(result, settings)
                 vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
