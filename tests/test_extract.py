@@ -93,3 +93,20 @@ def test_real_plan_pages_and_labels():
 def test_real_pdf_with_garbled_text_layer_is_reported():
     with pytest.raises(ExtractionError, match="garbled text layer"):
         extract(REAL_CORPUS / "us-glen-ridge-nj-zoning-ordinance.pdf")
+
+
+GOLDEN = ["01-berlin-solar.pdf", "04-freiburg-vauban.pdf", "09-leipzig-integrated-development.pdf"]
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_extraction_matches_golden_file(name, request):
+    """Whole-document output, compared with tests/data/golden; refresh on purpose with UPDATE_GOLDEN=1."""
+    import os
+    from pathlib import Path
+
+    doc = extract(CORPUS / name)
+    got = "".join(f"=== page {p.number}\n" + "".join(f"[{b.kind}] {b.text}\n" for b in p.blocks) for p in doc.pages)
+    golden = Path(__file__).parent / "data" / "golden" / (name + ".txt")
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(got, encoding="utf-8")
+    assert got == golden.read_text(encoding="utf-8")

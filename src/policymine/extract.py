@@ -296,7 +296,27 @@ def _rows_to_lines(words: list[dict]) -> list[_Line]:
             if part:
                 lines.extend(_segments(part, column=col, band=band))
     lines.sort(key=lambda ln: (ln.band, ln.column, ln.bottom))
-    return lines
+    return _attach_lone_bullets(lines)
+
+
+def _attach_lone_bullets(lines: list[_Line]) -> list[_Line]:
+    """A bullet glyph from another font can sit off its text's baseline and land in a line of
+    its own (or in the other column's row); glue it to the text beside it."""
+    kept = []
+    for ln in lines:
+        if len(ln.text) == 1 and clean.BULLET_RE.match(ln.text + " "):
+            middle = (ln.top + ln.bottom) / 2
+            beside = [
+                other for other in lines
+                if other is not ln and other.column == ln.column and other.band == ln.band
+                and other.top <= middle <= other.bottom and 0 <= other.x0 - ln.x1 < 30
+            ]
+            if beside:
+                beside[0].text = f"{ln.text} {beside[0].text}"
+                beside[0].x0 = ln.x0
+                continue
+        kept.append(ln)
+    return kept
 
 
 def _segments(row: list[dict], column: int, band: int) -> list[_Line]:
@@ -355,7 +375,7 @@ def _gutters(words: list[dict]) -> list[float]:
                 cut = left + (start + x) / 2
                 n_left = sum(1 for w in body if w["x1"] <= cut)
                 n_right = sum(1 for w in body if w["x0"] >= cut)
-                if min(n_left, n_right) >= 0.2 * len(body):
+                if min(n_left, n_right) >= 10:  # a short last column (two lines) still counts
                     gutters.append(cut)
         x += 1
     return gutters
