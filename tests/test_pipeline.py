@@ -2,9 +2,9 @@ import shutil
 
 from conftest import CORPUS, make_bad_inputs, settings_for
 
+from policymine.errors import ExtractionError
 from policymine.index import open_index
 from policymine.pipeline import discover, ingest, tag_files
-from policymine.errors import ExtractionError
 from policymine.store import Store
 
 

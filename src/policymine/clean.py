@@ -178,13 +178,13 @@ def quality(text: str) -> float:
 # A few hundred of the commonest function words per language are plenty to tell
 # the languages of this corpus apart (en, de, pt, es, fr, nl, it).
 _STOPWORDS = {
-    "en": "the and of to in is for that on with as are by this be from or at an will which have it its has not their more can were was been".split(),
-    "de": "der die und das in zu den von mit ist für auf des im dem nicht ein eine als auch es an werden aus sich bei sind wird oder durch zur zum einer".split(),
-    "pt": "de a o que e do da em para com uma os no se na por mais as dos como mas ao das pelo pela ser são".split(),
-    "es": "de la que el en y los del se las por un para con una su al es lo como más pero sus le ha".split(),
-    "fr": "de la le et les des en du un une est que pour dans qui par sur au pas plus avec ce sont aux".split(),
-    "nl": "de het een van en in is dat op te zijn voor met die niet aan er om ook als bij door".split(),
-    "it": "di il la che e per in un del della le si una con non sono gli al dei alla più da".split(),
+    "en": ["the", "and", "of", "to", "in", "is", "for", "that", "on", "with", "as", "are", "by", "this", "be", "from", "or", "at", "an", "will", "which", "have", "it", "its", "has", "not", "their", "more", "can", "were", "was", "been"],
+    "de": ["der", "die", "und", "das", "in", "zu", "den", "von", "mit", "ist", "für", "auf", "des", "im", "dem", "nicht", "ein", "eine", "als", "auch", "es", "an", "werden", "aus", "sich", "bei", "sind", "wird", "oder", "durch", "zur", "zum", "einer"],
+    "pt": ["de", "a", "o", "que", "e", "do", "da", "em", "para", "com", "uma", "os", "no", "se", "na", "por", "mais", "as", "dos", "como", "mas", "ao", "das", "pelo", "pela", "ser", "são"],
+    "es": ["de", "la", "que", "el", "en", "y", "los", "del", "se", "las", "por", "un", "para", "con", "una", "su", "al", "es", "lo", "como", "más", "pero", "sus", "le", "ha"],
+    "fr": ["de", "la", "le", "et", "les", "des", "en", "du", "un", "une", "est", "que", "pour", "dans", "qui", "par", "sur", "au", "pas", "plus", "avec", "ce", "sont", "aux"],
+    "nl": ["de", "het", "een", "van", "en", "in", "is", "dat", "op", "te", "zijn", "voor", "met", "die", "niet", "aan", "er", "om", "ook", "als", "bij", "door"],
+    "it": ["di", "il", "la", "che", "e", "per", "in", "un", "del", "della", "le", "si", "una", "con", "non", "sono", "gli", "al", "dei", "alla", "più", "da"],
 }
 _STOP_SETS = {lang: set(ws) for lang, ws in _STOPWORDS.items()}
 

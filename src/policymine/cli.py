@@ -11,12 +11,19 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -46,15 +53,15 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by several commands, written once.
 IndexDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--index-dir", help="Index folder [default: ./indexes; env: POLICYMINE_INDEX_DIR].", show_default=False),
 ]
-Model = Annotated[Optional[str], typer.Option("--model", help="Embedding model name [default: minilm].", show_default=False)]
+Model = Annotated[str | None, typer.Option("--model", help="Embedding model name [default: minilm].", show_default=False)]
 Taxonomy = Annotated[
-    Optional[Path], typer.Option("--taxonomy", help="Your own topic taxonomy (TOML) instead of the default.", show_default=False)
+    Path | None, typer.Option("--taxonomy", help="Your own topic taxonomy (TOML) instead of the default.", show_default=False)
 ]
 ConfigFile = Annotated[
-    Optional[Path], typer.Option("--config", help="Settings file [default: ./policymine.toml if present].", show_default=False)
+    Path | None, typer.Option("--config", help="Settings file [default: ./policymine.toml if present].", show_default=False)
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -135,7 +142,7 @@ def ingest(
     index_dir: IndexDir = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
     config_file: ConfigFile = None,
     json_: Json = False,
     quiet: Quiet = False,
@@ -168,10 +175,10 @@ def ingest(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.", show_default=False)],
     k: K = 10,
-    topic: Annotated[Optional[str], typer.Option("--topic", help="Only passages tagged with this topic.")] = None,
-    city: Annotated[Optional[str], typer.Option("--city", help="Only documents about this city.")] = None,
-    country: Annotated[Optional[str], typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")] = None,
-    doc: Annotated[Optional[str], typer.Option("--doc", help="Only this document (file name or part of it).")] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")] = None,
+    city: Annotated[str | None, typer.Option("--city", help="Only documents about this city.")] = None,
+    country: Annotated[str | None, typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")] = None,
+    doc: Annotated[str | None, typer.Option("--doc", help="Only this document (file name or part of it).")] = None,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -181,7 +188,8 @@ def search(
 
     Example: policymine search "incentives for rooftop solar" --country DE -k 5
     """
-    from .search import Filters, search as run
+    from .search import Filters
+    from .search import search as run
 
     settings = _settings(config_file, index_dir=index_dir, model=model)
     _print_hits(run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc)), json_)
@@ -208,7 +216,7 @@ def similar(
 @app.command()
 def tag(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to tag.", show_default=False)],
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line) or csv.")] = "jsonl",
     model: Model = None,
     taxonomy: Taxonomy = None,
@@ -254,8 +262,8 @@ def tag(
 
 @app.command()
 def digest(
-    topic: Annotated[Optional[str], typer.Option("--topic", help="A taxonomy topic, e.g. energy.")] = None,
-    query: Annotated[Optional[str], typer.Option("--query", help="A question or practice to look for.")] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="A taxonomy topic, e.g. energy.")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="A question or practice to look for.")] = None,
     out_file: Annotated[Path, typer.Option("--out", "-o", help="Output file: .md or .html.")] = Path("digest.md"),
     per_city: Annotated[int, typer.Option("--per-city", min=1, help="Practices per city.")] = 3,
     index_dir: IndexDir = None,

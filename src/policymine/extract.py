@@ -25,7 +25,7 @@ _PAGE_NUMBER_RE = re.compile(
     r"^(?:(?:page|seite|p\.)\s*)?[-–]?\s*(\d{1,4}|[ivxlc]{1,6})\s*[-–]?(?:\s*(?:of|von|/)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
-_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd)$|^microsoft |^untitled|^layout \d|^\W*$)", re.I)
+_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd)$|^microsoft |^untitled|^layout \d|^\W*$)", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"[.!?:;\"')]\s*$")
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
 MARGIN = 0.085  # share of the page height treated as header or footer zone
@@ -335,7 +335,7 @@ def _segments(row: list[dict], column: int, band: int) -> list[_Line]:
 def _make_line(words: list[dict], column: int, band: int) -> _Line:
     text = " ".join(w["text"] for w in words)
     sizes = [w["size"] for w in words for _ in w["text"]]
-    bold = sum(len(w["text"]) for w in words if re.search(r"bold|black|heavy|semibold", w["fontname"], re.I))
+    bold = sum(len(w["text"]) for w in words if re.search(r"bold|black|heavy|semibold", w["fontname"], re.IGNORECASE))
     return _Line(
         text=clean.collapse_doubled_runs(clean.normalize(text)),
         x0=words[0]["x0"],

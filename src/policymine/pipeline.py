@@ -215,8 +215,7 @@ def _index_files(todo, store, index, settings: Settings, report: IngestReport, p
     name, dim = model_spec(settings.model)
     store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
     tagger = None  # the models load once the first document is extracted, while workers go on
-    done = 0
-    for path, result in extract_all([p for p, _ in todo], settings):
+    for done, (path, result) in enumerate(extract_all([p for p, _ in todo], settings), start=1):
         if isinstance(result, ExtractionError):
             report.files.append(FileResult(str(path), "failed", reason=result.reason))
         else:
@@ -232,7 +231,6 @@ def _index_files(todo, store, index, settings: Settings, report: IngestReport, p
                 report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                 report.files.append(FileResult(str(path), "failed", reason=f"indexing failed ({type(exc).__name__}: {exc})"))
-        done += 1
         if done % SAVE_EVERY == 0:
             save_index(store, index)
         if progress:

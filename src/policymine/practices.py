@@ -19,17 +19,17 @@ INSTRUMENTS: dict[str, str] = {
     "investment": r"invest|fund\b|funds|funding|budget|bond\b|million|billion|mio\.|millionen|haushalt",
     "planning": r"strategy|master ?plan|action plan|roadmap|target|konzept|strategie|leitbild|ziel",
 }
-_INSTRUMENT_RES = {name: re.compile(rx, re.I) for name, rx in INSTRUMENTS.items()}
+_INSTRUMENT_RES = {name: re.compile(rx, re.IGNORECASE) for name, rx in INSTRUMENTS.items()}
 _ACTION_RE = re.compile(
     r"\b(launch|introduc|adopt|establish|creat|implement|install|pilot|began|begin|start|set up|pass|fund|built|build|"
     r"requir|offer|provid|expand|retrofit|convert|eingeführt|beschlossen|gestartet|umgesetzt|eingerichtet|gefördert|"
     r"gebaut|saniert|eröffnet|eingesetzt)\w*",
-    re.I,
+    re.IGNORECASE,
 )
 _RESULT_RE = re.compile(
     r"\d[\d.,]*\s?(%|percent|per cent|prozent|households|homes|units|tonnes|tons|t co2|kwh|mwh|mw|kw|km|miles|"
     r"residents|projects|buildings|trees|jobs|euro|€|\$|dollars)|\b(reduc|sav|increas|cut|avoid|senk|gesenkt|eingespart)\w*",
-    re.I,
+    re.IGNORECASE,
 )
 MIN_PRACTICE_SCORE = 0.5
 

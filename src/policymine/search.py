@@ -73,7 +73,7 @@ class Searcher:
     def similar(self, passage_id: int, k: int = 10) -> list[Hit]:
         """Passages most like the given one, from other documents."""
         doc = self.store.doc_of(passage_id)
-        ids, vectors = self.store.vectors([passage_id])
+        _, vectors = self.store.vectors([passage_id])
         allowed = self.store.filter_ids(exclude_doc=doc)
         return self._hits(self.index.search(vectors[0], k * OVERSAMPLE, allowed), k)
 

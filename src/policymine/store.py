@@ -317,7 +317,7 @@ class Store:
 
     def info(self) -> dict:
         """What the index holds, for `policymine info`."""
-        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        one = lambda sql: self.db.execute(sql).fetchone()[0]
         meta = self.meta()
         return {
             "index_dir": str(self.path.parent),

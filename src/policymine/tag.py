@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from .config import Settings
 from .embed import Embedder, embed
@@ -124,7 +124,7 @@ class Gazetteer:
 
     def lookup(self, text: str) -> Place | None:
         """The place a surface form names: exact match first, then case- and umlaut-folded."""
-        text = re.sub(r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+", "", text.strip(), flags=re.I)
+        text = re.sub(r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+", "", text.strip(), flags=re.IGNORECASE)
         return self.exact.get(text) or self.folded.get(text.lower().translate(_FOLD))
 
     def places_in(self, text: str) -> list[Place]:
