@@ -20,6 +20,8 @@ def test_real_compound_hyphen_is_kept():
 def test_doubled_glyphs_collapse():
     assert clean.collapse_doubled_runs("KKOOMMMMUUNNAALLEESS KKLLIIMMAA") == "KOMMUNALES KLIMA"
     assert clean.collapse_doubled_runs("Boss Sees the plan") == "Boss Sees the plan"
+    assert clean.collapse_doubled_runs("KK OMMUNALES KK LIMASCHUTZKONZEPT DER SS TADT") == "KOMMUNALES KLIMASCHUTZKONZEPT DER STADT"
+    assert clean.collapse_doubled_runs("AA A BB") == "AA A BB"
 
 
 def test_drop_cap_split_is_repaired():

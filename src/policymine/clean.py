@@ -55,6 +55,9 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text.translate(_TRANSLATE))
 
 
+_DOUBLED_INITIAL_RE = re.compile(r"\b([A-ZÄÖÜ])\1 (?=[A-ZÄÖÜ]{2,}\b)")
+
+
 def collapse_doubled(token: str) -> str:
     """'KKOOMMMMUUNNAALLEESS' -> 'KOMMUNALES' when every glyph is printed twice."""
     if len(token) >= 4 and len(token) % 2 == 0 and token[0::2] == token[1::2]:
@@ -70,12 +73,12 @@ def collapse_doubled_runs(text: str) -> str:
     """
     words = text.split(" ")
     long_words = [w for w in words if len(w) >= 4]
-    if not long_words:
-        return text
     doubled = [w for w in long_words if collapse_doubled(w) != w]
-    if len(doubled) * 2 <= len(long_words):
-        return text
-    return " ".join(collapse_doubled(w) for w in words)
+    if long_words and len(doubled) * 2 > len(long_words):
+        text = " ".join(collapse_doubled(w) for w in words)
+    if text.isupper():  # then a doubled big initial before small caps: "KK OMMUNALES" -> "KOMMUNALES"
+        text = _DOUBLED_INITIAL_RE.sub(r"\1", text)
+    return text
 
 
 def words(text: str) -> list[str]:

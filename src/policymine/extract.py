@@ -25,10 +25,12 @@ _PAGE_NUMBER_RE = re.compile(
     r"^(?:(?:page|seite|p\.)\s*)?[-–]?\s*(\d{1,4}|[ivxlc]{1,6})\s*[-–]?(?:\s*(?:of|von|/)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
-_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd)$|^microsoft |^untitled|^layout \d|^\W*$)", re.IGNORECASE)
+_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd|pub)$|^microsoft |^publisher version |^untitled|^layout \d|^\W*$)", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"[.!?:;\"')]\s*$")
+_CONTENTS_RE = re.compile(r"^(table of )?contents|^inhalt", re.IGNORECASE)
+MAX_MEAN_CELL_CHARS = 120  # longer cells are prose in a ruled box, not a table
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
-MARGIN = 0.085  # share of the page height treated as header or footer zone
+MARGIN = 0.1  # share of the page height treated as header or footer zone
 
 
 @dataclass
@@ -223,7 +225,7 @@ def _read_page(page, number: int) -> _RawPage:
         for table in page.find_tables():
             rows = [[clean.normalize(c or "").replace("\n", " ").strip() for c in row] for row in table.extract()]
             rows = [r for r in rows if any(r)]
-            if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
+            if _is_data_table(rows):
                 tables.append(rows)
                 table_boxes.append(table.bbox)
     words = page.extract_words(extra_attrs=["size", "fontname", "upright"], keep_blank_chars=False)
@@ -257,6 +259,14 @@ def _attach_drop_caps(lines: list[_Line], caps: list[dict]) -> None:
         if beside:
             target = min(beside, key=lambda ln: (ln.top, ln.x0))
             target.text = cap["text"] + target.text
+
+
+def _is_data_table(rows: list[list[str]]) -> bool:
+    """A grid of short cells, not a page frame or a text box that happens to have rulings."""
+    cells = [c for r in rows for c in r if c]
+    if len(rows) < 2 or max(len(r) for r in rows) < 2 or len(cells) < 4:
+        return False
+    return sum(len(c) for c in cells) / len(cells) <= MAX_MEAN_CELL_CHARS
 
 
 def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
@@ -418,7 +428,8 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
             ln.kind = "heading"
 
     vocab = clean.vocabulary(ln.text for ln in all_lines)
-    page_blocks = [_blocks(p, body_size, vocab) for p in raw_pages]
+    paragraph_gap = max(0.8 * body_size, 1.6 * _line_gap(raw_pages, body_size))
+    page_blocks = [_blocks(p, body_size, paragraph_gap, vocab) for p in raw_pages]
     _drop_repeats(page_blocks)
     pages = []
     for p, blocks in zip(raw_pages, page_blocks):
@@ -436,7 +447,19 @@ def _in_margin(ln: _Line, p: _RawPage) -> bool:
     return ln.bottom < MARGIN * p.height or ln.top > (1 - MARGIN) * p.height
 
 
-def _blocks(p: _RawPage, body_size: float, vocab: Counter[str]) -> list[tuple[str, str]]:
+def _line_gap(raw_pages: list[_RawPage], body_size: float) -> float:
+    """The usual white space between two lines of one paragraph (large in double-spaced text)."""
+    gaps = [
+        b.top - a.bottom
+        for p in raw_pages
+        for a, b in zip(p.lines, p.lines[1:])
+        if a.kind == b.kind == "body" and a.column == b.column and a.band == b.band
+        and 0 <= b.top - a.bottom < 2 * body_size
+    ]
+    return median(gaps) if gaps else 0.0
+
+
+def _blocks(p: _RawPage, body_size: float, paragraph_gap: float, vocab: Counter[str]) -> list[tuple[str, str]]:
     """Group a page's lines into (kind, text) blocks in reading order."""
     blocks: list[tuple[str, str]] = []
     current: list[_Line] = []
@@ -471,7 +494,7 @@ def _blocks(p: _RawPage, body_size: float, vocab: Counter[str]) -> list[tuple[st
             new_block = (
                 (not (heading_continues or column_run_on) and (ln.column != prev.column or ln.band != prev.band))
                 or ln.kind != prev.kind
-                or (gap > 0.8 * max(body_size, prev.size) and not column_run_on)
+                or (gap > max(paragraph_gap, 0.8 * prev.size) and not column_run_on)
                 or (gap < -2 and not column_run_on)
                 or (ln.kind == "body" and clean.BULLET_RE.match(ln.text))
                 or abs(ln.size - prev.size) > 0.15 * body_size
@@ -518,14 +541,16 @@ def _title(metadata: dict, raw_pages: list[_RawPage], path: Path) -> str:
     meta = str(metadata.get("Title") or "").strip()
     if 8 <= len(meta) <= 200 and not _BAD_TITLE_RE.search(meta):
         return clean.normalize(meta)
+    sizes = [ln.size for p in raw_pages for ln in p.lines]
+    body_size = median(sizes) if sizes else 0.0
     for p in raw_pages[:3]:
-        lines = [ln for ln in p.lines if ln.kind != "margin" and len(ln.text.strip()) > 2]
+        lines = [ln for ln in p.lines if ln.kind != "margin" and len(ln.text.strip()) > 2 and "...." not in ln.text]
         if not lines:
             continue
         biggest = max(ln.size for ln in lines)
         top = [ln.text for ln in lines if ln.size >= biggest - 0.5][:4]
         title = " ".join(top).strip()
-        if len(title) >= 4:
+        if biggest >= 1.2 * body_size and len(title) >= 4 and not _CONTENTS_RE.match(title):
             return title[:200]
     return path.stem.replace("-", " ").replace("_", " ")
 
