@@ -110,3 +110,55 @@ def test_extraction_matches_golden_file(name, request):
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(got, encoding="utf-8")
     assert got == golden.read_text(encoding="utf-8")
+
+
+PROSE = [
+    "Paragraph one explains that the city will fund heat pumps and insulation for tenants in older buildings, "
+    "starting with the districts where energy costs weigh most on household budgets this winter.",
+    "Paragraph two describes how residents were consulted: three public workshops, an online survey and a "
+    "neighbourhood advisory council that reviewed the draft before the council vote in spring.",
+    "Paragraph three reports results so far, with about four hundred homes retrofitted, bills down by a fifth "
+    "on average and a waiting list that shows the programme should be expanded next year.",
+]
+
+
+def test_framed_double_spaced_page_keeps_its_prose(tmp_path):
+    """A page frame and a ruled text box are not tables; double spacing is not a paragraph per line."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "framed.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    for page in range(2):
+        c.rect(36, 36, 540, 720)  # page frame
+        c.rect(60, 60, 492, 672)  # ruled box around the prose, split into cells like a layout grid
+        for x in (306,):
+            c.line(x, 60, x, 732)
+        for y_rule in (80, 100, 700, 712, 722):
+            c.line(60, y_rule, 552, y_rule)
+        y = 660
+        for paragraph in range(3):
+            lines = simpleSplit(PROSE[paragraph], "Helvetica", 9, 220)[:4]
+            for i, line in enumerate(lines):
+                c.setFontSize(9)
+                c.drawString(70, y, line)
+                c.drawString(316, y, simpleSplit(PROSE[2 - paragraph], "Helvetica", 9, 220)[i])
+                y -= 24  # double spacing: more white between lines than a single-spaced paragraph break
+            y -= 30
+        c.showPage()
+    c.save()
+    doc = extract(path)
+    blocks = [b for b in doc.pages[0].blocks if b.kind != "table"]
+    assert not [b for p in doc.pages for b in p.blocks if b.kind == "table"]
+    assert len(blocks) == 6  # three paragraphs in each of two columns
+    assert blocks[0].text.startswith("Paragraph one explains") and "districts where" in blocks[0].text
+
+
+@needs_real_corpus
+@pytest.mark.slow
+def test_real_pdf_with_ruled_text_boxes_keeps_its_text():
+    """Lexington's page frames and boxed prose were once taken for tables that swallowed every word."""
+    doc = extract(REAL_CORPUS / "us-lexington-ky-empower-lexington-plan-2012.pdf")
+    assert sum(1 for p in doc.pages if p.text) >= 45
+    assert "In developing the Empower Lexington plan, stakeholders reviewed information" in doc.pages[3].text
