@@ -48,7 +48,7 @@ app = typer.Typer(
     add_completion=False,
     help="Mine city policy PDFs: extract, tag, search semantically, and digest practices across cities.",
 )
-out = Console(highlight=False, soft_wrap=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by several commands, written once.
