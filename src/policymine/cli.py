@@ -68,10 +68,6 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 
 
-def _settings(config_file: Path | None = None, **overrides) -> config.Settings:
-    return config.load(config_file, **overrides)
-
-
 class _Bar:
     """A rich progress bar over pages and files, on stderr, silent when not on a terminal."""
 
@@ -153,7 +149,7 @@ def ingest(
     """
     from .pipeline import ingest as run
 
-    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers)
+    settings = config.load(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers)
     with _Bar(quiet) as bar:
         report = run(paths, settings, prune=prune, progress=bar)
     for failure in report.failed:
@@ -191,7 +187,7 @@ def search(
     from .search import Filters
     from .search import search as run
 
-    settings = _settings(config_file, index_dir=index_dir, model=model)
+    settings = config.load(config_file, index_dir=index_dir, model=model)
     _print_hits(run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc)), json_)
 
 
@@ -210,7 +206,7 @@ def similar(
     """
     from .search import similar as run
 
-    _print_hits(run(passage_id, _settings(config_file, index_dir=index_dir, model=model), k), json_)
+    _print_hits(run(passage_id, config.load(config_file, index_dir=index_dir, model=model), k), json_)
 
 
 @app.command()
@@ -231,7 +227,7 @@ def tag(
 
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
-    settings = _settings(config_file, model=model, taxonomy=taxonomy)
+    settings = config.load(config_file, model=model, taxonomy=taxonomy)
     buffer = io.StringIO()
     writer = csv.writer(buffer) if fmt == "csv" else None
     if writer:
@@ -277,7 +273,7 @@ def digest(
     """
     from .digest import build_digest, write_digest
 
-    result = build_digest(_settings(config_file, index_dir=index_dir, model=model), topic, query, per_city)
+    result = build_digest(config.load(config_file, index_dir=index_dir, model=model), topic, query, per_city)
     if json_:
         _print_json(result.to_dict())
         return
@@ -294,7 +290,7 @@ def info(index_dir: IndexDir = None, config_file: ConfigFile = None, json_: Json
     """
     from .store import Store
 
-    with Store(_settings(config_file, index_dir=index_dir).index_dir) as store:
+    with Store(config.load(config_file, index_dir=index_dir).index_dir) as store:
         stats = store.info()
     if json_:
         _print_json(stats)

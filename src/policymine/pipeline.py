@@ -193,14 +193,16 @@ def ingest(
                     report.files.append(FileResult(doc.path, "removed"))
         try:
             if todo:
-                _index_files(todo, store, index, settings, report, progress)
+                _index_files(todo, store, index, (name, dim), settings, report, progress)
         finally:
             save_index(store, index)
     report.seconds = time.time() - started
     return report
 
 
-def _index_files(todo, store, index, settings: Settings, report: IngestReport, progress: Progress | None) -> None:
+def _index_files(
+    todo, store, index, model: tuple[str, int], settings: Settings, report: IngestReport, progress: Progress | None
+) -> None:
     status = dict(todo)
     pages = {path: page_count(path) for path, _ in todo}
     if progress:  # before the models load, so the bar is up while they do
@@ -212,7 +214,7 @@ def _index_files(todo, store, index, settings: Settings, report: IngestReport, p
             f"{settings.index_dir} was tagged with taxonomy {recorded}, not {taxonomy.key}:"
             " ingest into a new --index-dir to use another taxonomy"
         )
-    name, dim = model_spec(settings.model)
+    name, dim = model
     store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
     tagger = None  # the models load once the first document is extracted, while workers go on
     for done, (path, result) in enumerate(extract_all([p for p, _ in todo], settings), start=1):
@@ -221,10 +223,7 @@ def _index_files(todo, store, index, settings: Settings, report: IngestReport, p
         else:
             tagger = tagger or Tagger(get_embedder(settings.model), settings, taxonomy)
             try:
-                passages = segment(result, settings)
-                vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
-                tagger.tag(passages, vectors, result.lang)
-                tags = tagger.document_tags(result, passages)
+                passages, vectors, tags = _analyse(result, tagger, settings)
                 removed, ids = store.replace_document(result, tags, passages, vectors)
                 index.remove(removed)
                 index.add(ids, vectors)
@@ -235,6 +234,14 @@ def _index_files(todo, store, index, settings: Settings, report: IngestReport, p
             save_index(store, index)
         if progress:
             progress.advance(path, pages[path])
+
+
+def _analyse(doc: Document, tagger: Tagger, settings: Settings):
+    """segment -> embed -> tag for one extracted document: (passages, vectors, document tags)."""
+    passages = segment(doc, settings)
+    vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
+    tagger.tag(passages, vectors, doc.lang)
+    return passages, vectors, tagger.document_tags(doc, passages)
 
 
 def tag_files(
@@ -253,10 +260,7 @@ def tag_files(
             yield result
             continue
         tagger = tagger or Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
-        passages = segment(result, settings)
-        vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
-        tagger.tag(passages, vectors, result.lang)
-        tags = tagger.document_tags(result, passages)
+        passages, _, tags = _analyse(result, tagger, settings)
         yield {
             "doc": result.name,
             "path": result.path,

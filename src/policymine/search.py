@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from .config import Settings
 from .embed import Embedder, get_embedder, model_spec
@@ -40,7 +41,6 @@ class Searcher:
             name, dim = model_spec(settings.model)
             check_model(self.store, name, dim)
             self.index: VectorIndex = open_index(self.store, dim)
-            self.embedder: Embedder = get_embedder(settings.model)
         except PolicymineError:
             self.store.close()
             raise
@@ -50,6 +50,11 @@ class Searcher:
 
     def __exit__(self, *exc: object) -> None:
         self.store.close()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The query model, loaded on first use: `similar` and topic digests never need it."""
+        return get_embedder(self.settings.model)
 
     @property
     def topics(self) -> list[str]:
