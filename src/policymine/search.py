@@ -105,6 +105,7 @@ def to_hit(row: Row, rank: int, score: float) -> Hit:
         doc=row.doc,
         title=row.title,
         page=row.page,
+        page_end=row.page_end,
         text=row.text,
         score=round(score, 4),
         topics=list(row.topics),

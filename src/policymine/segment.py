@@ -1,7 +1,8 @@
 """Stage 2: cut a document's pages into passages, the unit of tagging, search and citation.
 
-A passage is a few sentences from one section of one page, so every hit can be cited with
-an exact page. Short paragraphs of the same section are merged up to `min_passage_words`;
+A passage is a few sentences from one section, so every hit can be cited with an exact page:
+it stays on one page unless a sentence runs on over the page break, and then it records the
+page span. Short paragraphs of the same section are merged up to `min_passage_words`;
 long ones are split at sentence boundaries below `max_passage_words`. A table becomes one
 passage of its own. Headings are not passage text: they become the passage's `section`.
 """
@@ -9,12 +10,28 @@ passage of its own. Headings are not passage text: they become the passage's `se
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .config import Settings
 from .types import Block, Document, Passage
 
+_CLOSED_RE = re.compile(r"[.!?:;\"')»“”]\s*$")  # a text ending here ends its sentence
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
 MIN_FRAGMENT_WORDS = 8  # a leftover shorter than this is not worth a passage on its own
+
+
+@dataclass
+class _Piece:
+    """A stretch of passage text: from `start` on page `page` to `end` on page `page_end`."""
+
+    text: str
+    page: int
+    start: int
+    page_end: int
+    end: int
+
+    def words(self) -> int:
+        return len(self.text.split())
 
 
 def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
@@ -25,62 +42,80 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
         settings: passage size bounds (`min_passage_words`, `max_passage_words`).
 
     Returns:
-        Passages with page, section and character offsets into the page text.
+        Passages with page span, section and character offsets: `char_start` into the text
+        of `page`, `char_end` into the text of `page_end` (a sentence that runs on over a
+        page break keeps its passage whole; otherwise the two are the same page).
     """
     settings = settings or Settings()
     passages: list[Passage] = []
     section: str | None = None
+    run: list[_Piece] = []
+
+    def flush() -> None:
+        passages.extend(_pack(doc.name, section, run, settings))
+        run.clear()
+
     for page in doc.pages:
-        run: list[Block] = []
-        for block in page.blocks:
+        for i, block in enumerate(page.blocks):
+            if i == 0 and not (run and block.kind in ("paragraph", "list") and _runs_on(run[-1], block, page.number)):
+                flush()  # a page break ends the run, unless a sentence runs on over it
             if block.kind == "heading":
-                passages += _pack(doc.name, page.number, section, run, settings)
-                run = []
+                flush()
                 section = _section_title(block.text)
             elif block.kind == "table":
-                passages += _pack(doc.name, page.number, section, run, settings)
-                run = []
+                flush()
                 passages.append(_table_passage(doc.name, page.number, section, block, settings))
             else:
-                run.append(block)
-        passages += _pack(doc.name, page.number, section, run, settings)
+                pieces = _split_block(block, page.number, settings.max_passage_words)
+                if i == 0 and run:  # the run-on: the open sentence and its end become one piece
+                    pieces[0] = _join(run.pop(), pieces[0])
+                run.extend(pieces)
+        if not page.blocks:
+            flush()
+    flush()
     return passages
+
+
+def _runs_on(last: _Piece, block: Block, page: int) -> bool:
+    """Whether the first block of `page` continues the sentence left open by `last`."""
+    return last.page_end == page - 1 and not _CLOSED_RE.search(last.text) and block.text[:1].islower()
+
+
+def _join(a: _Piece, b: _Piece) -> _Piece:
+    return _Piece(f"{a.text} {b.text}", a.page, a.start, b.page_end, b.end)
 
 
 def _section_title(text: str) -> str:
     return " ".join(text.split())[:120]
 
 
-def _pack(doc: str, page: int, section: str | None, blocks: list[Block], settings: Settings) -> list[Passage]:
-    """Merge short blocks and split long ones into passages of a sensible size."""
-    pieces = [piece for block in blocks for piece in _split_block(block, settings.max_passage_words)]
-    out: list[Passage] = []
-    group: list[tuple[str, int, int]] = []
+def _pack(doc: str, section: str | None, pieces: list[_Piece], settings: Settings) -> list[Passage]:
+    """Merge short pieces and split long ones into passages of a sensible size."""
+    out: list[list[_Piece]] = []
+    group: list[_Piece] = []
     size = 0
-    for text, start, end in pieces:
-        n = len(text.split())
-        if group and size + n > settings.max_passage_words:
-            out.append(_passage(doc, page, section, group))
+    for piece in pieces:
+        if group and size + piece.words() > settings.max_passage_words:
+            out.append(group)
             group, size = [], 0
-        group.append((text, start, end))
-        size += n
+        group.append(piece)
+        size += piece.words()
         if size >= settings.min_passage_words:
-            out.append(_passage(doc, page, section, group))
+            out.append(group)
             group, size = [], 0
     if group:
-        if size < MIN_FRAGMENT_WORDS and out and len(out[-1].text.split()) + size <= settings.max_passage_words:
-            last = out.pop()
-            group = [(last.text, last.char_start, last.char_end)] + group
-            out.append(_passage(doc, page, section, group))
+        if size < MIN_FRAGMENT_WORDS and out and sum(p.words() for p in out[-1]) + size <= settings.max_passage_words:
+            out[-1] = out[-1] + group
         elif size >= MIN_FRAGMENT_WORDS or not out:
-            out.append(_passage(doc, page, section, group))
-    return [p for p in out if len(p.text.split()) >= 3]
+            out.append(group)
+    passages = [_passage(doc, section, g) for g in out]
+    return [p for p in passages if len(p.text.split()) >= 3]
 
 
-def _split_block(block: Block, max_words: int) -> list[tuple[str, int, int]]:
-    """A block as (text, start, end) pieces of at most `max_words` words, cut between sentences."""
+def _split_block(block: Block, page: int, max_words: int) -> list[_Piece]:
+    """A block as pieces of at most `max_words` words, cut between sentences."""
     if len(block.text.split()) <= max_words:
-        return [(block.text, block.start, block.end)]
+        return [_Piece(block.text, page, block.start, page, block.end)]
     pieces: list[tuple[str, int, int]] = []
     cursor = 0
     sentences: list[tuple[int, int]] = []
@@ -97,7 +132,7 @@ def _split_block(block: Block, max_words: int) -> list[tuple[str, int, int]]:
         chunk_end, words = e, words + n
     pieces.append((block.text[chunk_start:chunk_end], block.start + chunk_start, block.start + chunk_end))
     # A single sentence longer than the limit (a run-on list, a garbled line) is cut by words.
-    return [cut for piece in pieces for cut in _cut_words(piece, max_words)]
+    return [_Piece(text, page, a, page, b) for piece in pieces for text, a, b in _cut_words(piece, max_words)]
 
 
 def _cut_words(piece: tuple[str, int, int], max_words: int) -> list[tuple[str, int, int]]:
@@ -112,14 +147,15 @@ def _cut_words(piece: tuple[str, int, int], max_words: int) -> list[tuple[str, i
     return out
 
 
-def _passage(doc: str, page: int, section: str | None, group: list[tuple[str, int, int]]) -> Passage:
+def _passage(doc: str, section: str | None, group: list[_Piece]) -> Passage:
     return Passage(
         doc=doc,
-        page=page,
-        text="\n".join(text for text, _, _ in group),
+        page=group[0].page,
+        page_end=group[-1].page_end,
+        text="\n".join(p.text for p in group),
         section=section,
-        char_start=group[0][1],
-        char_end=group[-1][2],
+        char_start=group[0].start,
+        char_end=group[-1].end,
     )
 
 
@@ -127,5 +163,6 @@ def _table_passage(doc: str, page: int, section: str | None, block: Block, setti
     words = block.text.split(" ")
     text = block.text if len(words) <= settings.max_passage_words else " ".join(words[: settings.max_passage_words])
     return Passage(
-        doc=doc, page=page, text=text, section=section, char_start=block.start, char_end=block.end, kind="table"
+        doc=doc, page=page, page_end=page, text=text, section=section, char_start=block.start, char_end=block.end,
+        kind="table",
     )

@@ -83,6 +83,12 @@ MIGRATIONS = [
         PRIMARY KEY (doc_id, topic)
     );
     """,
+    # 2: passages that run on over a page break record their last page; OCR'd pages say so.
+    """
+    ALTER TABLE passages ADD COLUMN page_end INTEGER;
+    UPDATE passages SET page_end = page;
+    ALTER TABLE pages ADD COLUMN source TEXT NOT NULL DEFAULT 'text';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -105,6 +111,7 @@ class Row:
     doc: str
     title: str
     page: int
+    page_end: int
     section: str | None
     kind: str
     text: str
@@ -203,17 +210,17 @@ class Store:
             )
             doc_id = cur.lastrowid
             self.db.executemany(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
-                [(doc_id, p.number, p.label, p.quality, p.text) for p in doc.pages],
+                "INSERT INTO pages (doc_id, number, label, quality, text, source) VALUES (?, ?, ?, ?, ?, ?)",
+                [(doc_id, p.number, p.label, p.quality, p.text, p.source) for p in doc.pages],
             )
             self.db.executemany("INSERT INTO document_topics VALUES (?, ?, ?)", [(doc_id, t, s) for t, s in tags.topics.items()])
             ids = []
             for passage, vector in zip(passages, vectors):
                 cur = self.db.execute(
-                    "INSERT INTO passages (doc_id, page, section, kind, text, char_start, char_end, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, passage.page, passage.section, passage.kind, passage.text, passage.char_start,
-                     passage.char_end, np.asarray(vector, dtype=np.float32).tobytes()),
+                    "INSERT INTO passages (doc_id, page, page_end, section, kind, text, char_start, char_end, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, passage.page, passage.page_end or passage.page, passage.section, passage.kind,
+                     passage.text, passage.char_start, passage.char_end, np.asarray(vector, dtype=np.float32).tobytes()),
                 )
                 passage.id = cur.lastrowid
                 ids.append(passage.id)
@@ -293,7 +300,7 @@ class Store:
             ):
                 topics.setdefault(pid, {})[topic] = score
             for r in self.db.execute(
-                "SELECT p.id, d.name, d.title, p.page, p.section, p.kind, p.text, d.city, d.country, d.lang, d.year"
+                "SELECT p.id, d.name, d.title, p.page, p.page_end, p.section, p.kind, p.text, d.city, d.country, d.lang, d.year"
                 f" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id IN ({marks})",
                 list(chunk),
             ):

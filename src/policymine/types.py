@@ -24,6 +24,7 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
     label: str | None = None  # the printed page label, where the PDF has one
     quality: float = 1.0  # 0 = no text / garbage, 1 = clean prose
+    source: str = "text"  # "text": the PDF's text layer | "ocr": read by Tesseract
 
 
 @dataclass
@@ -48,6 +49,11 @@ class Entity:
     label: str
     norm: str | None = None
     country: str | None = None
+
+
+def page_span(page: int, page_end: int | None) -> str:
+    """The page or page span to cite: "12" or "12-13"."""
+    return f"{page}-{page_end}" if page_end and page_end != page else str(page)
 
 
 @dataclass
@@ -93,6 +99,12 @@ class Hit:
     country: str | None
     lang: str
     section: str | None = None
+    page_end: int | None = None  # set when the passage runs on over a page break
+
+    @property
+    def pages(self) -> str:
+        """The page or page span to cite: "12" or "12-13"."""
+        return page_span(self.page, self.page_end)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -109,7 +121,7 @@ class Practice:
     @property
     def citation(self) -> str:
         """Where it is written: title, file and page."""
-        return f"{self.hit.title} ({self.hit.doc}), p. {self.hit.page}"
+        return f"{self.hit.title} ({self.hit.doc}), p. {self.hit.pages}"
 
     def to_dict(self) -> dict:
         return {**self.hit.to_dict(), "practice_score": self.score, "instrument": self.instrument, "citation": self.citation}
