@@ -115,7 +115,19 @@ def test_tag_jsonl_and_csv(tmp_path):
 
 def test_extract_command():
     result = run("extract", CORPUS / "01-berlin-solar.pdf")
-    assert result.exit_code == 0 and "--- page 2 ---" in result.stdout and "Berlin has more than" in result.stdout
+    assert result.exit_code == 0 and "--- page 2 · quality 1.00" in result.stdout and "Berlin has more than" in result.stdout
+    assert "=== passages" in result.stdout
+
+
+def test_extract_json_shape():
+    result = run("extract", CORPUS / "01-berlin-solar.pdf", "--format", "json")
+    data = json.loads(result.stdout)
+    assert {"doc", "title", "lang", "pages", "passages"} <= set(data)
+    assert data["doc"] == "01-berlin-solar.pdf" and data["lang"] == "en"
+    assert {"page", "label", "text", "quality"} <= set(data["pages"][0])
+    assert {"id", "page", "page_end", "section", "text"} <= set(data["passages"][0])
+    for p in data["passages"]:  # every passage can be found on its cited page
+        assert data["pages"][p["page"] - 1]["text"][p["char_start"]:].split()[:3] == p["text"].split()[:3]
 
 
 def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
@@ -146,6 +158,7 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
         (["tag", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["tag", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
         (["extract", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
+        (["extract", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
         (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--taxonomy", "{tmp}/no.toml", "--model", "fake"], "cannot read taxonomy"),
     ],
 )
@@ -156,3 +169,10 @@ def test_errors_are_one_clean_line(ix, tmp_path, args, expected):
     assert expected.format(**fill) in result.stderr
     assert "Traceback" not in result.output
     assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_ocr_without_tesseract_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr("policymine.ocr.available", lambda: False)
+    result = run("extract", CORPUS / "01-berlin-solar.pdf", "--ocr")
+    assert result.exit_code == 1
+    assert "--ocr needs the Tesseract program" in result.stderr and "apt install tesseract-ocr" in result.stderr

@@ -1,5 +1,7 @@
+import re
+
 import pytest
-from conftest import CORPUS, REAL_CORPUS, make_bad_inputs, needs_real_corpus
+from conftest import CORPUS, REAL_CORPUS, ROOT, make_bad_inputs, needs_real_corpus
 
 from policymine.errors import ExtractionError
 from policymine.extract import extract
@@ -162,3 +164,39 @@ def test_real_pdf_with_ruled_text_boxes_keeps_its_text():
     doc = extract(REAL_CORPUS / "us-lexington-ky-empower-lexington-plan-2012.pdf")
     assert sum(1 for p in doc.pages if p.text) >= 45
     assert "In developing the Empower Lexington plan, stakeholders reviewed information" in doc.pages[3].text
+
+
+def _source_blocks(md: str) -> list[tuple[str, str]]:
+    """(kind, text) of a brief's Markdown source, as the PDF should read back."""
+    meta, body = md.split("---\n", 2)[1:]
+    fields = dict(line.split(": ", 1) for line in meta.strip().splitlines())
+    blocks = [("heading", fields["title"]), ("paragraph", f"{fields['city']} · {fields['country']} · {fields['year']}")]
+    for para in re.split(r"\n\s*\n", body.strip()):
+        lines = para.strip().splitlines()
+        if lines[0].startswith("> PULL:"):
+            continue  # a pull quote repeats body text: it must not be read twice
+        if lines[0].startswith("#"):
+            blocks.append(("heading", lines[0].lstrip("# ")))
+        elif lines[0].startswith("- "):
+            blocks += [("list", "• " + ln[2:]) for ln in lines]
+        elif lines[0].startswith("|"):
+            rows = [ln.strip("|").split("|") for ln in lines if not set(ln) <= set("|-: ")]
+            blocks.append(("table", "\n".join(" | ".join(c.strip() for c in row) for row in rows)))
+        else:
+            blocks.append(("paragraph", " ".join(lines)))
+    return blocks
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "corpus-src").glob("[0-9]*.md")))
+def test_every_brief_reads_back_as_its_source(name):
+    """Reading order, headings, lists, tables, hyphenation, drop caps, headers and pull quotes, all at once."""
+    want = _source_blocks((ROOT / "corpus-src" / f"{name}.md").read_text(encoding="utf-8"))
+    doc = extract(ROOT / "corpus" / f"{name}.pdf")
+    got = [(b.kind, b.text) for p in doc.pages for b in p.blocks]
+
+    def prose(blocks):  # a paragraph may be cut at a page or column end; the words must run on
+        return " ".join(t for k, t in blocks if k != "table").split()
+
+    assert prose(got) == prose(want)
+    assert [t for k, t in got if k == "table"] == [t for k, t in want if k == "table"]
+    assert [t for k, t in got if k in ("heading", "list")] == [t for k, t in want if k in ("heading", "list")]

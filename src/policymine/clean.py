@@ -41,6 +41,7 @@ _TRANSLATE = str.maketrans(
 )
 
 BULLET_RE = re.compile(r"^\s*(?:[•\-–*▪►➢✓]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
+_LINE_END_HYPHEN_RE = re.compile(r"[^\W\d_]-\s*$")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _VOWELS = set("aeiouyäöüáéíóúàèìòùâêîôûãõ")
 _HYPHEN_KEEP_PREFIXES = {
@@ -50,8 +51,24 @@ _HYPHEN_KEEP_PREFIXES = {
 }
 
 
+_CID_BULLET_RE = re.compile(r"^(\s*)\(cid:\d+\)\s+")
+_CID_RE = re.compile(r"\(cid:\d+\)")
+
+
+# Second parts that make English compounds, not word endings: "follow-up", "city-wide".
+_COMPOUND_TAILS = {
+    "up", "in", "out", "on", "off", "down", "over", "back", "based", "related", "term", "scale",
+    "wide", "led", "owned", "free", "friendly", "oriented", "level", "income", "making", "sized",
+}
+
+
 def normalize(text: str) -> str:
-    """Unicode NFKC (ligatures, full-width forms), typographic quotes, odd spaces, soft hyphens."""
+    """Unicode NFKC (ligatures, full-width forms), typographic quotes, odd spaces, soft hyphens.
+
+    Glyphs the PDF gives no Unicode for come out of pdfminer as "(cid:127)": at the start
+    of a line that is a bullet; elsewhere it is dropped rather than indexed as a word.
+    """
+    text = _CID_RE.sub("", _CID_BULLET_RE.sub(r"\1• ", text))
     return unicodedata.normalize("NFKC", text.translate(_TRANSLATE))
 
 
@@ -86,11 +103,22 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
-def vocabulary(texts: Iterable[str]) -> Counter[str]:
-    """Lower-cased word counts over texts; the document's own dictionary for repair checks."""
+def vocabulary(lines: Iterable[str]) -> Counter[str]:
+    """Lower-cased word counts over lines; the document's own dictionary for repair checks.
+
+    The two parts of a word hyphenated across lines ("mainte-" / "nance") are not counted:
+    they are what the dictionary is asked about, so they must not vouch for themselves.
+    """
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(w.lower() for w in words(text))
+    continued = False
+    for line in lines:
+        found = words(line)
+        if continued and found:
+            found = found[1:]
+        continued = bool(_LINE_END_HYPHEN_RE.search(line))
+        if continued and found:
+            found = found[:-1]
+        counts.update(w.lower() for w in found)
     return counts
 
 
@@ -113,7 +141,14 @@ def join_hyphenated(left: str, right: str, vocab: Counter[str]) -> str:
         return left + right  # German compound with a capitalised part, or a name
     if vocab.get(hyphenated, 0) > vocab.get(joined, 0):
         return left + right
-    if vocab.get(joined, 0) == 0 and head.lower() in _HYPHEN_KEEP_PREFIXES:
+    if vocab.get(joined, 0) > 0:
+        return stem + right
+    # Neither spelling occurs elsewhere: two words make a compound ("follow-up", "pre-war"),
+    # a word cut in two ("interna-tional", "pre-sidency") leaves a part that is no word.
+    low_head, low_tail = head.lower(), tail_word.lower()
+    head_is_word = low_head in _HYPHEN_KEEP_PREFIXES or vocab.get(low_head, 0) >= 2
+    tail_is_word = vocab.get(low_tail, 0) >= 2 and len(low_tail) >= 2
+    if low_tail in _COMPOUND_TAILS or (head_is_word and tail_is_word):
         return left + right
     return stem + right
 
@@ -127,6 +162,8 @@ def join_lines(lines: list[str], vocab: Counter[str]) -> str:
             continue
         if not out:
             out = line
+        elif re.search(r"[^\W\d_]-$", out) and line[:1].isdigit():
+            out = out + line  # "COVID-" + "19": a hyphen before a number is always real
         elif re.search(r"[^\W\d_]-$", out) and re.match(r"[^\W\d_]", line):
             last_space = out.rfind(" ")
             left = out[last_space + 1:]
@@ -170,12 +207,13 @@ def quality(text: str) -> float:
     stripped = "".join(text.split())
     if len(stripped) < 20:
         return 0.0
+    # Text with no word at all still scores above 0, which is kept for "no text".
     good = 0
     for w in words(text):
         low = w.lower()
         if len(w) >= 2 and any(c in _VOWELS for c in low) and not re.search(r"[^aeiouyäöü\W]{6}", low):
             good += len(w)
-    return round(min(1.0, good / len(stripped) / 0.75), 3)
+    return max(0.001, round(min(1.0, good / len(stripped) / 0.75), 3))
 
 
 # A few hundred of the commonest function words per language are plenty to tell

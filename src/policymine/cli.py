@@ -65,6 +65,10 @@ ConfigFile = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Ocr = Annotated[
+    bool,
+    typer.Option("--ocr", help="Read pages without a usable text layer (scans, broken fonts) with Tesseract."),
+]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 
 
@@ -124,7 +128,7 @@ def _print_hits(hits, as_json: bool) -> None:
         place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
         out.print(f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(_snippet(hit.title, 66))}[/]")
         out.print(
-            f"    [dim]{escape(hit.doc)} p. {hit.page}[/] · {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')}"
+            f"    [dim]{escape(hit.doc)} p. {hit.pages}[/] · {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')}"
             f" · passage {hit.passage_id}",
             soft_wrap=True,
         )
@@ -139,6 +143,7 @@ def ingest(
     model: Model = None,
     taxonomy: Taxonomy = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
+    ocr: Ocr = False,
     config_file: ConfigFile = None,
     json_: Json = False,
     quiet: Quiet = False,
@@ -149,7 +154,7 @@ def ingest(
     """
     from .pipeline import ingest as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers)
+    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr)
     with _Bar(quiet) as bar:
         report = run(paths, settings, prune=prune, progress=bar)
     for failure in report.failed:
@@ -216,6 +221,7 @@ def tag(
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line) or csv.")] = "jsonl",
     model: Model = None,
     taxonomy: Taxonomy = None,
+    ocr: Ocr = False,
     config_file: ConfigFile = None,
     quiet: Quiet = False,
 ) -> None:
@@ -227,7 +233,7 @@ def tag(
 
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
-    settings = config.load(config_file, model=model, taxonomy=taxonomy)
+    settings = _settings(config_file, model=model, taxonomy=taxonomy, ocr=ocr)
     buffer = io.StringIO()
     writer = csv.writer(buffer) if fmt == "csv" else None
     if writer:
@@ -310,24 +316,61 @@ def info(index_dir: IndexDir = None, config_file: ConfigFile = None, json_: Json
 @app.command()
 def extract(
     path: Annotated[Path, typer.Argument(help="A PDF (or .txt/.md) file.", show_default=False)],
-    json_: Json = False,
+    fmt: Annotated[str, typer.Option("--format", help="text (pages, then passages) or json.")] = "text",
+    ocr: Ocr = False,
+    config_file: ConfigFile = None,
 ) -> None:
-    """Show the text policymine extracts from a file, page by page (nothing is stored).
+    """Show what policymine reads in a file: cleaned text page by page, quality flags, passages.
 
-    Example: policymine extract plan.pdf | less
+    Nothing is stored. Pages whose text layer is missing or garbled are flagged (quality
+    below 0.3) and left empty unless --ocr reads them.
+
+    Example: policymine extract plan.pdf --format json | jq '.pages[] | select(.quality < 0.3)'
     """
-    from dataclasses import asdict
-
+    from .extract import MIN_QUALITY
     from .extract import extract as run
+    from .segment import segment
+    from .types import page_span
 
-    doc = run(path)
-    if json_:
-        _print_json(asdict(doc))
+    if fmt not in ("text", "json"):
+        raise PolicymineError(f"unknown --format {fmt!r}: use text or json")
+    settings = _settings(config_file, ocr=ocr)
+    doc = run(path, settings)
+    passages = segment(doc, settings)
+    if fmt == "json":
+        _print_json({
+            "doc": doc.name, "title": doc.title, "lang": doc.lang, "year": doc.year, "warnings": doc.warnings,
+            "pages": [
+                {"page": p.number, "label": p.label, "text": p.text, "quality": p.quality, "source": p.source}
+                for p in doc.pages
+            ],
+            "passages": [
+                {"id": i, "page": p.page, "page_end": p.page_end, "section": p.section, "kind": p.kind,
+                 "char_start": p.char_start, "char_end": p.char_end, "text": p.text}
+                for i, p in enumerate(passages, start=1)
+            ],
+        })
         return
-    out.print(f"[bold]{escape(doc.title)}[/] · {doc.name} · lang {doc.lang} · {len(doc.pages)} pages")
+    out.print(f"[bold]{escape(doc.title)}[/] · {doc.name} · lang {doc.lang} · {len(doc.pages)} pages · {len(passages)} passages")
     for warning in doc.warnings:
         err.print(f"warning: {doc.name}: {warning}")
     for page in doc.pages:
-        label = f" (printed {page.label})" if page.label else ""
-        out.print(f"\n[dim]--- page {page.number}{label} ---[/]")
+        label = f" · printed {page.label}" if page.label else ""
+        flag = " · [red]flagged: no usable text layer[/]" if page.quality < MIN_QUALITY else ""
+        source = " · read by OCR" if page.source == "ocr" else ""
+        out.print(f"\n[dim]--- page {page.number}{label} · quality {page.quality:.2f}{source}[/]{flag}")
         out.print(escape(page.text), soft_wrap=True)
+    out.print("\n[bold]=== passages[/]")
+    for i, p in enumerate(passages, start=1):
+        out.print(f"\n[dim]#{i} · p. {page_span(p.page, p.page_end)} · {p.kind} · {escape(p.section or '-')}[/]")
+        out.print(escape(p.text), soft_wrap=True)
+
+
+def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> config.Settings:
+    """Settings for a command; --ocr is checked here so a missing Tesseract stops the run at once."""
+    settings = config.load(config_file, ocr=ocr or None, **overrides)
+    if settings.ocr:
+        from .ocr import require
+
+        require()
+    return settings

@@ -30,6 +30,7 @@ class Settings:
     max_passage_words: int = 250
     topic_threshold: float = 0.5
     per_doc: int = 3  # at most this many search hits from one document
+    ocr: bool = False  # read pages without a usable text layer with Tesseract
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
@@ -53,6 +54,10 @@ def _coerce(name: str, value: Any) -> Any:
     if name not in kinds:
         raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(kinds))}")
     kind = str(kinds[name])
+    if kind.startswith("bool") and isinstance(value, str):
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"setting {name!r} expects true or false, got {value!r}")
+        return value.lower() in ("1", "true", "yes", "on")
     try:
         if kind.startswith("int"):
             return int(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from . import clean
+from . import clean, ocr
 from .config import SUPPORTED_SUFFIXES, Settings
 from .errors import ExtractionError
 from .types import Block, Document, Page
@@ -71,14 +71,14 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
 
     Args:
         path: a .pdf, .txt or .md file.
-        settings: unused for now; accepted so every stage has the same signature.
+        settings: `ocr` reads the pages without a usable text layer with Tesseract.
 
     Returns:
         The Document, pages numbered from 1 as in the PDF.
 
     Raises:
         ExtractionError: the file is missing, empty, not a PDF, encrypted, corrupt, or has
-            no text layer; the message names the file and the reason.
+            no usable text layer (and no OCR); the message names the file and the reason.
     """
     path = Path(path)
     if not path.exists():
@@ -90,19 +90,25 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
         raise ExtractionError(path, f"unsupported file type {suffix or '(none)'}; expected .pdf, .txt or .md")
     if path.stat().st_size == 0:
         raise ExtractionError(path, "empty file")
+    settings = settings or Settings()
     if suffix == ".pdf":
-        doc = _extract_pdf(path)
+        doc = _extract_pdf(path, settings.ocr)
     else:
         doc = _extract_text_file(path)
     if not any(p.text.strip() for p in doc.pages):
         if suffix != ".pdf":
             raise ExtractionError(path, "no text")
+        if settings.ocr:
+            raise ExtractionError(path, "no readable text, not even by OCR")
         if any(0 < p.quality < MIN_QUALITY for p in doc.pages):
-            raise ExtractionError(path, "garbled text layer (broken font encoding): run OCR first, e.g. `ocrmypdf --force-ocr in.pdf out.pdf`")
-        raise ExtractionError(path, "no text layer (scanned?): run OCR first, e.g. `ocrmypdf in.pdf out.pdf`")
+            raise ExtractionError(path, f"garbled text layer (broken font encoding): {ocr.advice()}")
+        raise ExtractionError(path, f"no text layer (scanned?): {ocr.advice()}")
     garbled = [p.number for p in doc.pages if 0 < p.quality < MIN_QUALITY]
     if garbled:
-        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer: {_ranges(garbled)}")
+        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer ({_ranges(garbled)}): {ocr.advice()}")
+    read = [p.number for p in doc.pages if p.source == "ocr"]
+    if read:
+        doc.warnings.append(f"read {len(read)} page(s) with OCR: {_ranges(read)}")
     return doc
 
 
@@ -126,21 +132,8 @@ def _extract_text_file(path: Path) -> Document:
     except UnicodeDecodeError:
         raw = path.read_text(encoding="latin-1")
     raw = clean.normalize(raw)
-    paragraphs = [p for p in re.split(r"\n\s*\n", raw) if p.strip()]
-    vocab = clean.vocabulary(paragraphs)
-    blocks: list[tuple[str, str]] = []
-    title = None
-    for para in paragraphs:
-        lines = [ln for ln in para.splitlines() if ln.strip()]
-        heading = re.match(r"^#{1,6}\s+(.*)", lines[0])
-        if heading and len(lines) == 1:
-            blocks.append(("heading", heading.group(1).strip()))
-            title = title or heading.group(1).strip()
-        elif all(clean.BULLET_RE.match(ln) for ln in lines):
-            blocks.extend(("list", ln.strip()) for ln in lines)
-        else:
-            text = clean.fix_drop_cap(clean.join_lines(lines, vocab), vocab)
-            blocks.append(("paragraph", text))
+    blocks = _plain_blocks(raw, clean.vocabulary(raw.splitlines()))
+    title = next((text for kind, text in blocks if kind == "heading"), None)
     page = _assemble_page(1, blocks)
     page.quality = clean.quality(page.text)
     return Document(
@@ -154,6 +147,24 @@ def _extract_text_file(path: Path) -> Document:
     )
 
 
+def _plain_blocks(raw: str, vocab: Counter[str]) -> list[tuple[str, str]]:
+    """Blocks of plain text (a .txt/.md file, OCR output): paragraphs split at blank lines,
+    "# " lines as headings, all-bullet paragraphs as list items."""
+    blocks: list[tuple[str, str]] = []
+    for para in re.split(r"\n\s*\n", raw):
+        lines = [ln for ln in para.splitlines() if ln.strip()]
+        if not lines:
+            continue
+        heading = re.match(r"^#{1,6}\s+(.*)", lines[0])
+        if heading and len(lines) == 1:
+            blocks.append(("heading", heading.group(1).strip()))
+        elif all(clean.BULLET_RE.match(ln) for ln in lines):
+            blocks.extend(("list", ln.strip()) for ln in lines)
+        else:
+            blocks.append(("paragraph", clean.fix_drop_cap(clean.join_lines(lines, vocab), vocab)))
+    return blocks
+
+
 # ---------------------------------------------------------------- PDFs
 
 
@@ -165,7 +176,7 @@ def _open_error(path: Path, exc: Exception) -> ExtractionError:
     return ExtractionError(path, f"corrupt or truncated PDF ({detail})")
 
 
-def _extract_pdf(path: Path) -> Document:
+def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
     import pdfplumber  # imported here: the search path never needs it
 
     with open(path, "rb") as fh:
@@ -189,6 +200,9 @@ def _extract_pdf(path: Path) -> Document:
         raw.label = label
     pages = _layout(raw_pages)
     full = "\n".join(p.text for p in pages)
+    if use_ocr:
+        _read_with_ocr(path, pages, clean.detect_language(full))
+        full = "\n".join(p.text for p in pages)
     return Document(
         path=str(path.resolve()),
         name=path.name,
@@ -198,6 +212,23 @@ def _extract_pdf(path: Path) -> Document:
         pages=pages,
         year=_year_from(str(metadata.get("Title", ""))) or _year_from(path.stem),
     )
+
+
+def _read_with_ocr(path: Path, pages: list[Page], lang: str) -> None:
+    """Replace the pages without a usable text layer by their OCR text, where that reads as text."""
+    ocr.require()
+    numbers = [p.number for p in pages if p.quality < MIN_QUALITY]
+    if not numbers:
+        return
+    texts = ocr.read_pages(path, numbers, lang)
+    vocab = clean.vocabulary([ln for text in [p.text for p in pages] + list(texts.values()) for ln in text.splitlines()])
+    for i, page in enumerate(pages):
+        text = texts.get(page.number)
+        if text is None or clean.quality(text) < MIN_QUALITY:
+            continue  # a photo or a blank page: still flagged, still not indexed
+        read = _assemble_page(page.number, _plain_blocks(clean.normalize(text), vocab))
+        read.label, read.quality, read.source = page.label, clean.quality(read.text), "ocr"
+        pages[i] = read
 
 
 def _page_labels(path: Path, n_pages: int) -> list[str | None]:
@@ -223,19 +254,16 @@ def _read_page(page, number: int) -> _RawPage:
     table_boxes: list[tuple[float, float, float, float]] = []
     if len(page.rects) + len(page.lines) >= 8:
         for table in page.find_tables():
-            rows = [[clean.normalize(c or "").replace("\n", " ").strip() for c in row] for row in table.extract()]
+            rows = [[clean.normalize(c or "").strip() for c in row] for row in table.extract()]
             rows = [r for r in rows if any(r)]
             if _is_data_table(rows):
                 tables.append(rows)
                 table_boxes.append(table.bbox)
-    words = page.extract_words(extra_attrs=["size", "fontname", "upright"], keep_blank_chars=False)
-    words = [
-        w
-        for w in words
-        if w["upright"] and not any(_inside(w, box) for box in table_boxes)
-    ]
+    words = [w for w in page.extract_words(extra_attrs=["size", "fontname", "upright"]) if w["upright"]]
+    gutters = _gutters(words)  # tables still in: a table filling a column is evidence of that column
+    words = [w for w in words if not any(_inside(w, box) for box in table_boxes)]
     words, caps = _split_drop_caps(words)
-    lines = _rows_to_lines(words)
+    lines = _rows_to_lines(words, gutters)
     _attach_drop_caps(lines, caps)
     return _RawPage(number, float(page.width), float(page.height), lines, tables)
 
@@ -275,7 +303,7 @@ def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
     return x0 <= cx <= x1 and top <= cy <= bottom
 
 
-def _rows_to_lines(words: list[dict]) -> list[_Line]:
+def _rows_to_lines(words: list[dict], gutters: list[float]) -> list[_Line]:
     """Group words sharing a baseline into rows, then cut rows at the page's gutters."""
     if not words:
         return []
@@ -288,7 +316,6 @@ def _rows_to_lines(words: list[dict]) -> list[_Line]:
                 break
         else:
             rows.append([w])
-    gutters = _gutters(words)
     lines: list[_Line] = []
     band = 0
     for row in rows:
@@ -382,13 +409,28 @@ def _gutters(words: list[dict]) -> list[float]:
             while x < len(bins) and bins[x] <= allowed:
                 x += 1
             if x - start >= 7:
-                cut = left + (start + x) / 2
+                # In a sparse column every x has a word or so: cut in the widest empty stretch.
+                empty = max(_runs(bins[start:x], 0), key=lambda r: r[1] - r[0], default=None)
+                a, b = (start + empty[0], start + empty[1]) if empty and empty[1] - empty[0] >= 7 else (start, x)
+                cut = left + (a + b) / 2
                 n_left = sum(1 for w in body if w["x1"] <= cut)
                 n_right = sum(1 for w in body if w["x0"] >= cut)
                 if min(n_left, n_right) >= 10:  # a short last column (two lines) still counts
                     gutters.append(cut)
         x += 1
     return gutters
+
+
+def _runs(values: list[int], level: int) -> list[tuple[int, int]]:
+    """(start, end) of the stretches where values are at most `level`."""
+    out, start = [], None
+    for i, v in enumerate([*values, level + 1]):
+        if v <= level and start is None:
+            start = i
+        elif v > level and start is not None:
+            out.append((start, i))
+            start = None
+    return out
 
 
 def _margin_key(text: str) -> str:
@@ -427,13 +469,14 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
         if ln.kind == "body" and (ln.size >= 1.15 * body_size or (ln.bold and len(ln.text) < 90)):
             ln.kind = "heading"
 
-    vocab = clean.vocabulary(ln.text for ln in all_lines)
+    cells = [line for p in raw_pages for rows in p.tables for row in rows for cell in row for line in cell.splitlines()]
+    vocab = clean.vocabulary([ln.text for ln in all_lines] + cells)
     paragraph_gap = max(0.8 * body_size, 1.6 * _line_gap(raw_pages, body_size))
     page_blocks = [_blocks(p, body_size, paragraph_gap, vocab) for p in raw_pages]
     _drop_repeats(page_blocks)
     pages = []
     for p, blocks in zip(raw_pages, page_blocks):
-        blocks += [("table", "\n".join(" | ".join(r) for r in rows)) for rows in p.tables]
+        blocks += [("table", _table_text(rows, vocab)) for rows in p.tables]
         page = _assemble_page(p.number, blocks)
         page.label = p.label
         page.quality = clean.quality(page.text)
@@ -441,6 +484,11 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
             page.text, page.blocks = "", []
         pages.append(page)
     return pages
+
+
+def _table_text(rows: list[list[str]], vocab: Counter[str]) -> str:
+    """One line per row, cells joined by " | "; a cell's own line breaks are repaired like prose."""
+    return "\n".join(" | ".join(clean.join_lines(cell.split("\n"), vocab) for cell in row) for row in rows)
 
 
 def _in_margin(ln: _Line, p: _RawPage) -> bool:
@@ -497,6 +545,8 @@ def _blocks(p: _RawPage, body_size: float, paragraph_gap: float, vocab: Counter[
                 or (gap > max(paragraph_gap, 0.8 * prev.size) and not column_run_on)
                 or (gap < -2 and not column_run_on)
                 or (ln.kind == "body" and clean.BULLET_RE.match(ln.text))
+                # A list item's wrapped lines hang indented; a line back at the bullet's x is new text.
+                or (clean.BULLET_RE.match(current[0].text) and ln.x0 <= current[0].x0 + 1)
                 or abs(ln.size - prev.size) > 0.15 * body_size
             )
             if new_block:

@@ -135,7 +135,9 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
     # spawn, not fork: the parent may hold torch threads, which fork does not survive.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_extract_safely, path, settings): path for path in paths}
+        # Biggest files first, so no worker is left with a long file at the end.
+        by_size = sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
+        futures = {pool.submit(_extract_safely, path, settings): path for path in by_size}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
