@@ -71,3 +71,12 @@ def test_a_closed_sentence_at_the_page_end_does_not_run_on():
         _page(2, ("paragraph", "and this lower-case start on page two is a new passage of its own.")),
     ])
     assert [(p.page, p.page_end) for p in segment(doc, Settings(min_passage_words=5))] == [(1, 1), (2, 2)]
+
+
+def test_a_word_hyphenated_over_a_page_break_is_rejoined_in_its_passage():
+    doc = _doc(pages=[
+        _page(1, ("paragraph", "The city works with its international partners, and in the end the inter-")),
+        _page(2, ("paragraph", "national network of cities adopted the same heat plan for all members.")),
+    ])
+    [passage] = segment(doc, Settings(min_passage_words=5))
+    assert "the international network" in passage.text and (passage.page, passage.page_end) == (1, 2)

@@ -366,6 +366,44 @@ def extract(
         out.print(escape(p.text), soft_wrap=True)
 
 
+eval_app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    help="Measure quality on labelled data: topic tagging.",
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("tags")
+def eval_tags(
+    labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\" and \"topics\" (and \"split\").", show_default=False)],
+    split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold [default: 0.5].", show_default=False)] = None,
+    model: Model = None,
+    taxonomy: Taxonomy = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """Per-topic precision, recall and F1 of topic tagging, and macro-F1.
+
+    Example: policymine eval tags eval/topics.jsonl --split test
+    """
+    from .evaluate import evaluate_tags
+
+    settings = config.load(config_file, model=model, taxonomy=taxonomy, topic_threshold=threshold)
+    report = evaluate_tags(labelled, settings, split)
+    if json_:
+        _print_json(report.to_dict())
+        return
+    table = Table(title=f"{report.rows} passages · split {report.split} · threshold {report.threshold}", title_justify="left")
+    for column in ("topic", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "topic" else "right")
+    for t in report.topics:
+        table.add_row(t.topic, f"{t.precision:.2f}", f"{t.recall:.2f}", f"{t.f1:.2f}", str(t.support))
+    out.print(table)
+    out.print(f"macro-F1 {report.macro_f1:.3f} · micro-F1 {report.micro_f1:.3f}")
+
+
 def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> config.Settings:
     """Settings for a command; --ocr is checked here so a missing Tesseract stops the run at once."""
     settings = config.load(config_file, ocr=ocr or None, **overrides)

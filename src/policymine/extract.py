@@ -31,6 +31,7 @@ _CONTENTS_RE = re.compile(r"^(table of )?contents|^inhalt", re.IGNORECASE)
 MAX_MEAN_CELL_CHARS = 120  # longer cells are prose in a ruled box, not a table
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
 MARGIN = 0.1  # share of the page height treated as header or footer zone
+FAR_MARGIN = 0.16  # page numbers may sit this far in when they count like page numbers
 
 
 @dataclass
@@ -259,6 +260,8 @@ def _read_page(page, number: int) -> _RawPage:
             if _is_data_table(rows):
                 tables.append(rows)
                 table_boxes.append(table.bbox)
+    if _overprinted(page.chars):  # fake bold: every glyph drawn two or four times in place
+        page = page.dedupe_chars(tolerance=1)
     words = [w for w in page.extract_words(extra_attrs=["size", "fontname", "upright"]) if w["upright"]]
     gutters = _gutters(words)  # tables still in: a table filling a column is evidence of that column
     words = [w for w in words if not any(_inside(w, box) for box in table_boxes)]
@@ -266,6 +269,17 @@ def _read_page(page, number: int) -> _RawPage:
     lines = _rows_to_lines(words, gutters)
     _attach_drop_caps(lines, caps)
     return _RawPage(number, float(page.width), float(page.height), lines, tables)
+
+
+def _overprinted(chars: list[dict]) -> bool:
+    """Whether many glyphs sit on top of an identical glyph (cheap test before pdfplumber's dedupe)."""
+    repeats = 0
+    for i, c in enumerate(chars):
+        repeats += any(
+            o["text"] == c["text"] and abs(o["x0"] - c["x0"]) < 1.5 and abs(o["top"] - c["top"]) < 1.5
+            for o in chars[max(0, i - 3) : i]
+        )
+    return repeats > 0.05 * len(chars) and repeats >= 10
 
 
 def _split_drop_caps(words: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -453,7 +467,9 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
         keys = {_margin_key(ln.text) for ln in p.lines if _in_margin(ln, p)}
         margin_pages.update(keys)
     n = len(raw_pages)
-    repeated = {k for k, c in margin_pages.items() if c >= 2 and c >= 0.3 * n}
+    # Three pages make a running header even when it changes by chapter.
+    repeated = {k for k, c in margin_pages.items() if c >= 3 or (c >= 2 and c >= 0.3 * n)}
+    _mark_far_page_numbers(raw_pages)
     for p in raw_pages:
         for ln in p.lines:
             if not _in_margin(ln, p):
@@ -489,6 +505,29 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
 def _table_text(rows: list[list[str]], vocab: Counter[str]) -> str:
     """One line per row, cells joined by " | "; a cell's own line breaks are repaired like prose."""
     return "\n".join(" | ".join(clean.join_lines(cell.split("\n"), vocab) for cell in row) for row in rows)
+
+
+def _mark_far_page_numbers(raw_pages: list[_RawPage]) -> None:
+    """Page numbers set further in than the margin zone (wide book margins, landscape pages):
+    bare numbers near the top or bottom that keep the document's usual distance to the
+    physical page number. A chart label or footnote mark does not keep that distance."""
+    candidates = []
+    for p in raw_pages:
+        for ln in p.lines:
+            near_edge = ln.bottom < FAR_MARGIN * p.height or ln.top > (1 - FAR_MARGIN) * p.height
+            m = _PAGE_NUMBER_RE.match(ln.text.strip()) if near_edge and not _in_margin(ln, p) else None
+            if m and m.group(1).isdigit():
+                candidates.append((ln, p, int(m.group(1)) - p.number))
+    offsets = Counter(offset for _, _, offset in candidates)
+    if not offsets:
+        return
+    offset, count = offsets.most_common(1)[0]
+    if count >= 3:
+        for ln, p, o in candidates:
+            if o == offset:
+                ln.kind = "margin"
+                if p.label is None and o != 0:
+                    p.label = str(p.number + o)
 
 
 def _in_margin(ln: _Line, p: _RawPage) -> bool:

@@ -10,8 +10,10 @@ passage of its own. Headings are not passage text: they become the passage's `se
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
+from . import clean
 from .config import Settings
 from .types import Block, Document, Passage
 
@@ -50,6 +52,7 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
     passages: list[Passage] = []
     section: str | None = None
     run: list[_Piece] = []
+    vocab: Counter[str] = Counter()  # the document's words, built at the first run-on
 
     def flush() -> None:
         passages.extend(_pack(doc.name, section, run, settings))
@@ -68,7 +71,8 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
             else:
                 pieces = _split_block(block, page.number, settings.max_passage_words)
                 if i == 0 and run:  # the run-on: the open sentence and its end become one piece
-                    pieces[0] = _join(run.pop(), pieces[0])
+                    vocab = vocab or clean.vocabulary(ln for p in doc.pages for ln in p.text.splitlines())
+                    pieces[0] = _join(run.pop(), pieces[0], vocab)
                 run.extend(pieces)
         if not page.blocks:
             flush()
@@ -81,8 +85,9 @@ def _runs_on(last: _Piece, block: Block, page: int) -> bool:
     return last.page_end == page - 1 and not _CLOSED_RE.search(last.text) and block.text[:1].islower()
 
 
-def _join(a: _Piece, b: _Piece) -> _Piece:
-    return _Piece(f"{a.text} {b.text}", a.page, a.start, b.page_end, b.end)
+def _join(a: _Piece, b: _Piece, vocab: Counter[str]) -> _Piece:
+    """One piece of a sentence cut by a page break, with a word hyphenated over it rejoined."""
+    return _Piece(clean.join_lines([a.text, b.text], vocab), a.page, a.start, b.page_end, b.end)
 
 
 def _section_title(text: str) -> str:

@@ -192,25 +192,44 @@ class Tagger:
             rows.append(mean / (np.linalg.norm(mean) or 1.0))
         return np.vstack(rows).astype(np.float32)
 
-    def term_hits(self, text: str) -> list[int]:
-        """Per topic, how many distinct terms of the taxonomy occur in the text."""
+    def matched_terms(self, text: str) -> list[set[str]]:
+        """Per topic, the distinct terms of the taxonomy that occur in the text."""
         lower = text.lower()
         folded = lower.translate(_FOLD)
-        counts = []
+        found = []
         for topic, pattern in zip(self.taxonomy.topics.values(), self._en_patterns):
             en = {m.group(0).rstrip("s") for m in pattern.finditer(lower)} if pattern else set()
-            de = {t for t in topic.terms_de if t in folded}
-            counts.append(len(en) + len(de))
-        return counts
+            found.append(en | {t for t in topic.terms_de if t in folded})
+        return found
+
+    def similarities(self, vectors: np.ndarray) -> np.ndarray:
+        """(passages x topics) cosine similarity to each topic's description and examples."""
+        return vectors @ self.topic_vectors.T
 
     def topic_scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
-        """(passages x topics) scores in 0..1."""
+        """(passages x topics) scores in 0..1: term evidence blended with similarity."""
         if not len(texts):
             return np.zeros((0, len(self.topic_ids)), dtype=np.float32)
-        hits = np.array([self.term_hits(t) for t in texts], dtype=np.float32)
+        hits = np.array([[len(terms) for terms in self.matched_terms(t)] for t in texts], dtype=np.float32)
         term = 1.0 - np.power(0.5, hits)
-        sim = np.clip((vectors @ self.topic_vectors.T - SIM_FLOOR) / SIM_SPAN, 0.0, 1.0)
+        sim = np.clip((self.similarities(vectors) - SIM_FLOOR) / SIM_SPAN, 0.0, 1.0)
         return (TERM_WEIGHT * term + (1 - TERM_WEIGHT) * sim).astype(np.float32)
+
+    def labels(self, scores: np.ndarray) -> dict[str, float]:
+        """The topics one row of scores assigns: those over the threshold, best first, at most MAX_TOPICS."""
+        ranked = sorted(((float(s), t) for t, s in zip(self.topic_ids, scores) if s >= self.settings.topic_threshold), reverse=True)
+        return {t: round(s, 3) for s, t in ranked[:MAX_TOPICS]}
+
+    def explain(self, text: str, vector: np.ndarray) -> dict[str, dict]:
+        """Why each assigned topic was assigned: its score, the matched terms, the similarity."""
+        scores = self.topic_scores([text], vector[None, :])[0]
+        terms = self.matched_terms(text)
+        sims = self.similarities(vector[None, :])[0]
+        index = {t: i for i, t in enumerate(self.topic_ids)}
+        return {
+            t: {"score": s, "terms": sorted(terms[index[t]]), "similarity": round(float(sims[index[t]]), 3)}
+            for t, s in self.labels(scores).items()
+        }
 
     def entities(self, texts: Sequence[str], lang: str) -> list[list[Entity]]:
         """Entities per text. Non-English text gets the patterns only: English NER misfires there."""
@@ -235,10 +254,8 @@ class Tagger:
         """Set `topics` and `entities` on each passage; returns the full topic score matrix."""
         texts = [p.text for p in passages]
         scores = self.topic_scores(texts, vectors)
-        threshold = self.settings.topic_threshold
         for passage, row, ents in zip(passages, scores, self.entities(texts, lang)):
-            ranked = sorted(((float(s), t) for t, s in zip(self.topic_ids, row) if s >= threshold), reverse=True)
-            passage.topics = {t: round(s, 3) for s, t in ranked[:MAX_TOPICS]}
+            passage.topics = self.labels(row)
             passage.entities = ents
         return scores
 
