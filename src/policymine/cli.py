@@ -378,7 +378,7 @@ app.add_typer(eval_app, name="eval")
 def eval_tags(
     labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\" and \"topics\" (and \"split\").", show_default=False)],
     split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
-    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold [default: 0.5].", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold [default: 0.15].", show_default=False)] = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
     config_file: ConfigFile = None,
