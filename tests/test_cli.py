@@ -113,6 +113,30 @@ def test_tag_jsonl_and_csv(tmp_path):
     assert rows[0]["city"] == "Munich" and "housing:" in rows[0]["topics"]
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_tag_resume_finishes_an_interrupted_run(tmp_path, fmt):
+    out = tmp_path / f"tags.{fmt}"
+    files = [CORPUS / "02-munich-sobon.pdf", CORPUS / "04-freiburg-vauban.pdf", CORPUS / "05-pittsburgh-mobility.pdf"]
+    assert run("tag", files[0], "--model", "fake", "--format", fmt, "--out", out).exit_code == 0
+    with open(out, "a", encoding="utf-8") as fh:  # a crash in the middle of writing the next line
+        fh.write('{"doc": "04-freiburg' if fmt == "jsonl" else "04-freiburg-vauban.pdf,/x")
+    result = run("tag", *files, "--model", "fake", "--format", fmt, "--out", out, "--resume")
+    assert result.exit_code == 0, result.output
+    if fmt == "jsonl":
+        docs = [json.loads(line)["doc"] for line in out.read_text().splitlines()]
+    else:
+        docs = [row["doc"] for row in csv.DictReader(io.StringIO(out.read_text()))]
+    assert sorted(docs) == sorted(f.name for f in files)  # each once, the cut line gone
+    assert "1 documents were already there" in result.stderr
+
+
+def test_tag_explain_shows_terms_and_similarity():
+    result = run("tag", CORPUS / "01-berlin-solar.pdf", "--model", "fake", "--explain")
+    passage = next(p for p in json.loads(result.stdout)["passages"] if "energy" in p["topics"])
+    why = passage["explain"]["energy"]
+    assert {"score", "terms", "similarity", "above_mean"} <= set(why) and why["terms"]
+
+
 def test_extract_command():
     result = run("extract", CORPUS / "01-berlin-solar.pdf")
     assert result.exit_code == 0 and "--- page 2 · quality 1.00" in result.stdout and "Berlin has more than" in result.stdout
@@ -157,6 +181,7 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
         (["digest", "--topic", "energy", "--out", "{tmp}/d.pdf", "--index-dir", "{ix}", "--model", "fake"], "must end in .md or .html"),
         (["tag", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["tag", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
+        (["tag", "{corpus}/01-berlin-solar.pdf", "--resume"], "--resume needs --out"),
         (["extract", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["extract", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
         (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--taxonomy", "{tmp}/no.toml", "--model", "fake"], "cannot read taxonomy"),
@@ -176,3 +201,26 @@ def test_ocr_without_tesseract_says_how_to_install_it(monkeypatch):
     result = run("extract", CORPUS / "01-berlin-solar.pdf", "--ocr")
     assert result.exit_code == 1
     assert "--ocr needs the Tesseract program" in result.stderr and "apt install tesseract-ocr" in result.stderr
+
+
+def test_eval_places_against_a_truth_file(tmp_path, fake_index):
+    truth = tmp_path / "places.tsv"
+    truth.write_text("doc\tcity\tcountry\n02-munich-sobon.pdf\tMünchen\tDE\n05-pittsburgh-mobility.pdf\tBoston\tUS\n")
+    result = run("eval", "places", truth, "--index-dir", fake_index, "--json")
+    data = json.loads(result.stdout)
+    assert data["documents"] == 2 and data["city_correct"] == 1 and data["country_correct"] == 2
+    assert data["wrong"][0]["doc"] == "05-pittsburgh-mobility.pdf" and data["wrong"][0]["found_city"] == "Pittsburgh"
+
+
+def test_eval_tags_reports_per_topic_scores(tmp_path):
+    labelled = tmp_path / "topics.jsonl"
+    rows = [
+        {"text": "Grants for heat pumps and rooftop solar on homes.", "topics": ["energy"], "split": "test"},
+        {"text": "New bus lanes and protected bike lanes downtown.", "topics": ["mobility"], "split": "test"},
+        {"text": "A tuning row.", "topics": ["energy"], "split": "dev"},
+    ]
+    labelled.write_text("\n".join(json.dumps(r) for r in rows))
+    data = json.loads(run("eval", "tags", labelled, "--model", "fake", "--json").stdout)
+    assert data["rows"] == 2 and data["split"] == "test"
+    assert data["topics"]["energy"]["recall"] == 1.0 and data["topics"]["mobility"]["recall"] == 1.0
+    assert 0 < data["macro_f1"] <= 1

@@ -217,49 +217,88 @@ def similar(
 @app.command()
 def tag(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to tag.", show_default=False)],
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line) or csv.")] = "jsonl",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (one line per document as it finishes) instead of stdout.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line, with its passages) or csv (one row per document).")] = "jsonl",
+    resume: Annotated[bool, typer.Option("--resume", help="Skip documents already in --out; tag only the rest.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="JSONL: add each passage topic's matched terms and similarity.")] = False,
     model: Model = None,
     taxonomy: Taxonomy = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
     ocr: Ocr = False,
     config_file: ConfigFile = None,
     quiet: Quiet = False,
 ) -> None:
-    """Tag documents with topics, entities and places without adding them to the index.
+    """Tag documents with topics, entities, city and country, without adding them to the index.
 
-    Example: policymine tag new-plans/ --out tags.jsonl
+    Example: policymine tag ~/plans/ --out tags.jsonl --resume
     """
     from .pipeline import tag_files
 
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
-    settings = _settings(config_file, model=model, taxonomy=taxonomy, ocr=ocr)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer) if fmt == "csv" else None
-    if writer:
-        writer.writerow(["doc", "title", "lang", "city", "country", "pages", "topics", "entities"])
+    if resume and not out_file:
+        raise PolicymineError("--resume needs --out: the file that holds the documents already tagged")
+    settings = _settings(config_file, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr)
+    done = _tagged_paths(out_file, fmt) if resume else set()
+    sink = open(out_file, "a" if resume else "w", encoding="utf-8", newline="") if out_file else sys.stdout
     failed = 0
-    with _Bar(quiet) as bar:
-        for record in tag_files(paths, settings, progress=bar):
-            if isinstance(record, PolicymineError):
-                failed += 1
-                typer.echo(f"error: {record}", err=True)
-            elif writer:
-                writer.writerow([
-                    record["doc"], record["title"], record["lang"], record["city"] or "", record["country"] or "",
-                    record["pages"], ";".join(f"{t}:{s}" for t, s in record["topics"].items()),
-                    ";".join(f"{e['text']} ({e['label']})" for e in record["entities"][:20]),
-                ])
-            else:
-                buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
-    if out_file:
-        out_file.write_text(buffer.getvalue(), encoding="utf-8")
-        if not quiet:
-            err.print(f"wrote {out_file}")
-    else:
-        sys.stdout.write(buffer.getvalue())
+    try:
+        writer = csv.writer(sink) if fmt == "csv" else None
+        if writer and not done:
+            writer.writerow(CSV_COLUMNS)
+        with _Bar(quiet) as bar:
+            for record in tag_files(paths, settings, progress=bar, done=done, explain=explain):
+                if isinstance(record, PolicymineError):
+                    failed += 1
+                    typer.echo(f"error: {record}", err=True)
+                    continue
+                if writer:
+                    top = sorted(record["topics"].items(), key=lambda kv: -kv[1])[:5]
+                    writer.writerow([
+                        record["doc"], record["path"], record["title"], record["lang"], record["city"] or "",
+                        record["country"] or "", record["pages"], ";".join(f"{t}:{s}" for t, s in top),
+                        ";".join(f"{e['text']} ({e['label']})" for e in record["entities"][:20]),
+                    ])
+                else:
+                    sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sink.flush()  # a crash loses at most the document being written
+    finally:
+        if out_file:
+            sink.close()
+    if out_file and not quiet:
+        err.print(f"wrote {out_file}" + (f" ({len(done)} documents were already there)" if done else ""))
     if failed:
         raise typer.Exit(1)
+
+
+CSV_COLUMNS = ["doc", "path", "title", "lang", "city", "country", "pages", "topics", "entities"]
+
+
+def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
+    """Paths already in an output file. A line cut short by a crash is dropped from the file."""
+    if not out_file.exists():
+        return set()
+    lines = out_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept, done = [], set()
+    if fmt == "csv":
+        rows = list(csv.reader(lines))
+        if rows and rows[0] != CSV_COLUMNS:
+            raise PolicymineError(f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume")
+        for line, row in zip(lines, rows):
+            if line.endswith("\n") and len(row) == len(CSV_COLUMNS):
+                kept.append(line)
+                done.add(row[1])
+        done.discard("path")
+    else:
+        for line in lines:
+            try:
+                done.add(json.loads(line)["path"])
+                kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    if len(kept) != len(lines):
+        out_file.write_text("".join(kept), encoding="utf-8")
+    return done
 
 
 @app.command()
@@ -369,7 +408,7 @@ def extract(
 eval_app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
-    help="Measure quality on labelled data: topic tagging.",
+    help="Measure quality on labelled data: topic tagging, document places.",
 )
 app.add_typer(eval_app, name="eval")
 
@@ -402,6 +441,42 @@ def eval_tags(
         table.add_row(t.topic, f"{t.precision:.2f}", f"{t.recall:.2f}", f"{t.f1:.2f}", str(t.support))
     out.print(table)
     out.print(f"macro-F1 {report.macro_f1:.3f} · micro-F1 {report.micro_f1:.3f}")
+
+
+@eval_app.command("places")
+def eval_places(
+    truth: Annotated[Path, typer.Argument(help="TSV with columns doc, city, country (empty: none).", show_default=False)],
+    tags_file: Annotated[Path | None, typer.Option("--tags", help="Output of `policymine tag` to check [default: the index].", show_default=False)] = None,
+    index_dir: IndexDir = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """Check each document's city and country against the truth.
+
+    Example: policymine eval places eval/places.tsv --tags tags.jsonl
+    """
+    from .evaluate import evaluate_places, places_from_tags
+
+    if tags_file:
+        found = places_from_tags(tags_file)
+    else:
+        from .store import Store
+
+        with Store(config.load(config_file, index_dir=index_dir).index_dir) as store:
+            found = {d["doc"]: (d["city"], d["country"]) for d in store.document_places()}
+    results = evaluate_places(truth, found)
+    city_ok = sum(r.city_ok for r in results)
+    country_ok = sum(r.country_ok for r in results)
+    if json_:
+        _print_json({
+            "documents": len(results), "city_correct": city_ok, "country_correct": country_ok,
+            "wrong": [r.__dict__ for r in results if not (r.city_ok and r.country_ok)],
+        })
+        return
+    for r in results:
+        if not (r.city_ok and r.country_ok):
+            out.print(f"{escape(r.doc)}: expected {r.city or '-'} / {r.country or '-'}, found {r.found_city or '-'} / {r.found_country or '-'}")
+    out.print(f"city right for {city_ok} of {len(results)} documents · country right for {country_ok} of {len(results)}")
 
 
 def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> config.Settings:

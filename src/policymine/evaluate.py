@@ -127,3 +127,63 @@ def evaluate_tags(path: Path, settings: Settings, split: str = "test") -> TagRep
     rows = load_labelled(path, split)
     tagger, scores = topic_scores(rows, settings)
     return score_tags(rows, tagger, scores, split)
+
+
+@dataclass
+class PlaceResult:
+    """Expected and found city and country of one document."""
+
+    doc: str
+    city: str | None
+    country: str | None
+    found_city: str | None
+    found_country: str | None
+
+    @property
+    def city_ok(self) -> bool:
+        return self.city == self.found_city
+
+    @property
+    def country_ok(self) -> bool:
+        return self.country == self.found_country
+
+
+def evaluate_places(truth_file: Path, found: dict[str, tuple[str | None, str | None]]) -> list[PlaceResult]:
+    """Compare documents' (city, country) with a truth TSV (`doc`, `city`, `country`; empty = none).
+
+    Expected cities are normalised through the gazetteer, so "Hannover" in the truth file
+    and the canonical "Hanover" are the same city. A document missing from `found`
+    (not tagged, e.g. it failed) counts as found with no city and no country.
+    """
+    import csv
+
+    from .tag import Gazetteer
+
+    gazetteer = Gazetteer.default()
+    try:
+        with open(truth_file, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except OSError as exc:
+        raise PolicymineError(f"{truth_file}: cannot read ({exc.strerror})") from None
+    if not rows or not {"doc", "city", "country"} <= set(rows[0]):
+        raise PolicymineError(f"{truth_file}: needs the tab-separated columns doc, city, country")
+    results = []
+    for row in rows:
+        city = row["city"].strip() or None
+        if city and (place := gazetteer.lookup(city)):
+            city = place.name
+        found_city, found_country = found.get(row["doc"], (None, None))
+        results.append(PlaceResult(row["doc"], city, row["country"].strip() or None, found_city, found_country))
+    return results
+
+
+def places_from_tags(tags_file: Path) -> dict[str, tuple[str | None, str | None]]:
+    """(city, country) per document from the JSONL that `policymine tag` writes."""
+    found = {}
+    for number, line in enumerate(Path(tags_file).read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            found[record["doc"]] = (record.get("city"), record.get("country"))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise PolicymineError(f"{tags_file}:{number}: not a record of `policymine tag`") from None
+    return found

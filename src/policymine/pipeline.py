@@ -247,10 +247,22 @@ def _analyse(doc: Document, tagger: Tagger, settings: Settings):
 
 
 def tag_files(
-    paths: Iterable[str | Path], settings: Settings, progress: Progress | None = None
+    paths: Iterable[str | Path],
+    settings: Settings,
+    progress: Progress | None = None,
+    done: set[str] = frozenset(),
+    explain: bool = False,
 ) -> Iterator[dict | ExtractionError]:
-    """Tag documents without indexing them: one record per document (or its error), as finished."""
-    files = discover(paths)
+    """Tag documents without indexing them: one record per document (or its error), as finished.
+
+    Args:
+        paths: files and folders.
+        settings: model, taxonomy, workers, OCR.
+        progress: receives file and page counts.
+        done: resolved paths to skip (already in the output of an earlier run).
+        explain: add, per passage, the matched terms and similarities behind each topic.
+    """
+    files = [f for f in discover(paths) if str(f.resolve()) not in done]
     pages = {path: page_count(path) for path in files}
     if progress:
         progress.begin(len(files), sum(pages.values()))
@@ -262,7 +274,7 @@ def tag_files(
             yield result
             continue
         tagger = tagger or Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
-        passages, _, tags = _analyse(result, tagger, settings)
+        passages, vectors, tags = _analyse(result, tagger, settings)
         yield {
             "doc": result.name,
             "path": result.path,
@@ -280,8 +292,9 @@ def tag_files(
                     "text": p.text,
                     "topics": p.topics,
                     "entities": [{"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities],
+                    **({"explain": tagger.explain(p.text, vector)} if explain else {}),
                 }
-                for p in passages
+                for p, vector in zip(passages, vectors)
             ],
             "warnings": result.warnings,
         }

@@ -187,6 +187,13 @@ class Store:
         """Every stored document."""
         return [StoredDoc(*r) for r in self.db.execute("SELECT id, path, name, sha256 FROM documents ORDER BY id")]
 
+    def document_places(self) -> list[dict]:
+        """Each stored document's name with its city and country."""
+        return [
+            {"doc": name, "city": city, "country": country}
+            for name, city, country in self.db.execute("SELECT name, city, country FROM documents ORDER BY name")
+        ]
+
     def document_by_path(self, path: str) -> StoredDoc | None:
         """The stored document for a resolved path, if any."""
         row = self.db.execute("SELECT id, path, name, sha256 FROM documents WHERE path = ?", (path,)).fetchone()

