@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import multiprocessing
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -125,6 +126,11 @@ def _extract_safely(path: Path, settings: Settings) -> Document | ExtractionErro
         return ExtractionError(path, f"extraction failed ({type(exc).__name__}: {exc})")
 
 
+def _leave_interrupts_to_parent() -> None:
+    """Ctrl-C reaches every process of the terminal's group; only the parent should act on it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, Document | ExtractionError]]:
     """Extract files in parallel worker processes, yielding each as it finishes."""
     workers = min(settings.workers, len(paths))
@@ -134,7 +140,7 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
         return
     # spawn, not fork: the parent may hold torch threads, which fork does not survive.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_interrupts_to_parent) as pool:
         # Biggest files first, so no worker is left with a long file at the end.
         by_size = sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
         futures = {pool.submit(_extract_safely, path, settings): path for path in by_size}
