@@ -36,6 +36,7 @@ TERM_WEIGHT = 0.75  # share of the topic score from keyword evidence; the rest i
 SIM_FLOOR, SIM_SPAN = 0.05, 0.1  # similarity above the passage's mean over topics: +0.05 -> 0, +0.15 -> 1
 DOC_TOPIC_MIN_SHARE = 0.05
 MIN_CITY_MENTIONS = 5  # a city not in the title must be named this often to be the document's
+CITY_SHARE = 2 / 3  # ... and take this share of all city mentions (a report on several cities has none)
 NATIONAL_RATIO = 3  # countries named this many times more than the city: national scope, no city
 INTERNATIONAL_COUNTRIES = 5  # a text naming this many countries is international: no city from its text
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -308,11 +309,14 @@ class Tagger:
                 elif place:
                     (nations if place.kind == "country" else regions)[place.country] += 1
         named = self.gazetteer.places_in(f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}")
-        named_cities = [p for p in named if p.kind == "city"]
+        # A city in the title counts unless the text is plainly about other cities (a title
+        # taken from the first of several case studies).
+        most = max(cities.values(), default=0)
+        named_cities = [p for p in named if p.kind == "city" and (cities[p] >= MIN_CITY_MENTIONS or cities[p] >= 0.2 * most)]
         best = max(named_cities, key=lambda p: cities[p]) if named_cities else None
         if best is None and cities and len(nations) < INTERNATIONAL_COUNTRIES:
             top, n = cities.most_common(1)[0]
-            best = top if n >= MIN_CITY_MENTIONS and n >= 0.5 * sum(cities.values()) else None
+            best = top if n >= MIN_CITY_MENTIONS and n >= CITY_SHARE * sum(cities.values()) else None
         if best is not None and sum(nations.values()) < NATIONAL_RATIO * max(cities[best], 1):
             return best.name, best.country
         named_countries = [p.country for p in named if p.kind != "city"]
