@@ -106,7 +106,8 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
         raise ExtractionError(path, f"no text layer (scanned?): {ocr.advice()}")
     garbled = [p.number for p in doc.pages if 0 < p.quality < MIN_QUALITY]
     if garbled:
-        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer ({_ranges(garbled)}): {ocr.advice()}")
+        what = "OCR could not read them either" if settings.ocr else ocr.advice()
+        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer ({_ranges(garbled)}): {what}")
     read = [p.number for p in doc.pages if p.source == "ocr"]
     if read:
         doc.warnings.append(f"read {len(read)} page(s) with OCR: {_ranges(read)}")
@@ -272,14 +273,14 @@ def _read_page(page, number: int) -> _RawPage:
 
 
 def _overprinted(chars: list[dict]) -> bool:
-    """Whether many glyphs sit on top of an identical glyph (cheap test before pdfplumber's dedupe)."""
+    """Whether glyphs sit on top of an identical glyph (a cheap test before pdfplumber's slow dedupe)."""
     repeats = 0
     for i, c in enumerate(chars):
         repeats += any(
             o["text"] == c["text"] and abs(o["x0"] - c["x0"]) < 1.5 and abs(o["top"] - c["top"]) < 1.5
             for o in chars[max(0, i - 3) : i]
         )
-    return repeats > 0.05 * len(chars) and repeats >= 10
+    return repeats >= 5  # a glyph on top of its twin is never real text, even in one heading
 
 
 def _split_drop_caps(words: list[dict]) -> tuple[list[dict], list[dict]]:
