@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from conftest import CORPUS, make_bad_inputs
@@ -26,11 +27,11 @@ def ix(tmp_path_factory):
     return index_dir
 
 
-@pytest.mark.parametrize("command", ["ingest", "search", "similar", "tag", "digest", "info", "extract"])
+@pytest.mark.parametrize("command", ["ingest", "search", "similar", "serve", "reembed", "tag", "digest", "info", "extract"])
 def test_every_command_has_help_with_an_example(command):
     result = run(command, "--help")
     assert result.exit_code == 0
-    assert "Example: policymine " + command in " ".join(result.output.split())
+    assert re.search(r"Examples?: policymine " + command, " ".join(result.output.split()))
 
 
 def test_ingest_json_summary_and_skip(ix):
@@ -61,6 +62,33 @@ def test_search_human_output_and_filters(ix):
     assert "06-boston-participatory-budgeting.pdf p. " in result.stdout and "Boston, US" in result.stdout
 
 
+def test_search_explain_prints_why(ix):
+    result = run("search", "solar roof", "--index-dir", ix, "--model", "fake", "-k", "2", "--explain")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"why: similarity [-0-9.]+ .*bm25 [0-9.]+ = (solar|roof) [0-9.]+.* rrf [0-9.]+ → #1", result.stdout)
+    hits = json.loads(run("search", "solar", "--index-dir", ix, "--model", "fake", "--explain", "--json",
+                          "--mode", "keyword").stdout)
+    assert hits[0]["explain"]["keyword"]["terms"]["solar"] > 0 and hits[0]["explain"]["fused"]["method"] == "bm25"
+
+
+def test_eval_search_table_and_json(ix, tmp_path):
+    qrels = tmp_path / "q.tsv"
+    qrels.write_text(
+        "qid\tquery\tdoc\tpage\tgrade\tsplit\n"
+        "en01\tresidents vote on the budget\t06-boston-participatory-budgeting.pdf\t1\t2\ttest\n"
+        "en01\tresidents vote on the budget\t01-berlin-solar.pdf\t1\t0\ttest\n"
+        "xl01\tsolar panels on roofs\t01-berlin-solar.pdf\t1\t2\tdev\n",
+        encoding="utf-8",
+    )
+    result = run("eval", "search", qrels, "--index-dir", ix, "--model", "fake")
+    assert result.exit_code == 0, result.output
+    for mode in ("dense", "keyword", "hybrid"):
+        assert re.search(mode + r"[ │]+\d+[ │]+all[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}", result.stdout)
+    data = json.loads(run("eval", "search", qrels, "--index-dir", ix, "--model", "fake", "--json",
+                          "--mode", "hybrid", "--split", "test").stdout)
+    assert data["queries"] == 1 and data["rows"][0]["mrr"] == 1.0
+
+
 def test_index_dir_from_environment(ix, monkeypatch):
     monkeypatch.setenv("POLICYMINE_INDEX_DIR", str(ix))
     result = run("info", "--json")
@@ -73,6 +101,14 @@ def test_similar_json(ix):
     assert result.exit_code == 0
     hits = json.loads(result.stdout)
     assert hits and all(HIT_KEYS <= set(h) and h["doc"] != first["doc"] for h in hits)
+
+
+def test_similar_text(ix):
+    result = run("similar", "--text", "residents vote on how to spend money", "--index-dir", ix, "--model", "fake",
+                 "--per-doc", "1", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert hits[0]["doc"] == "06-boston-participatory-budgeting.pdf" and len({h["doc"] for h in hits}) == len(hits)
 
 
 def test_info(ix):
@@ -177,6 +213,10 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
         (["search", "solar", "--index-dir", "{ix}", "--model", "nope"], "unknown embedding model 'nope'"),
         (["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--topic", "solar"], "unknown topic 'solar'"),
         (["similar", "99999", "--index-dir", "{ix}", "--model", "fake"], "no passage with id 99999"),
+        (["similar", "--index-dir", "{ix}", "--model", "fake"], "give a passage id or --text"),
+        (["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--mode", "fuzzy"], "unknown search mode 'fuzzy'"),
+        (["eval", "search", "{tmp}/none.tsv", "--index-dir", "{ix}", "--model", "fake"], "none.tsv: qrels file not found"),
+        (["eval", "search", "{corpus}/../README.md", "--index-dir", "{ix}", "--model", "fake"], "expected a header line"),
         (["digest", "--index-dir", "{ix}", "--model", "fake"], "a digest needs --topic or --query"),
         (["digest", "--topic", "energy", "--out", "{tmp}/d.pdf", "--index-dir", "{ix}", "--model", "fake"], "must end in .md or .html"),
         (["tag", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
@@ -224,3 +264,31 @@ def test_eval_tags_reports_per_topic_scores(tmp_path):
     assert data["rows"] == 2 and data["split"] == "test"
     assert data["topics"]["energy"]["recall"] == 1.0 and data["topics"]["mobility"]["recall"] == 1.0
     assert 0 < data["macro_f1"] <= 1
+
+
+def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
+    import shutil
+
+    from policymine.embed import EMBEDDERS
+
+    class Other:
+        name, dim = "other", 8
+
+        def embed_batch(self, texts):
+            import numpy as np
+
+            v = np.ones((len(texts), 8), dtype=np.float32)
+            v[:, 0] += [len(t) for t in texts]
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    monkeypatch.setitem(EMBEDDERS, "other", Other)
+    copy = tmp_path / "copy"
+    shutil.copytree(ix, copy)
+    before = json.loads(run("info", "--index-dir", copy, "--json").stdout)
+    result = run("reembed", "--model", "other", "--index-dir", copy)
+    assert result.exit_code == 0, result.output
+    assert f"{before['passages']} passages embedded with other" in result.stderr
+    after = json.loads(run("info", "--index-dir", copy, "--json").stdout)
+    assert (after["model"], after["dim"], after["topics"]) == ("other", 8, before["topics"])
+    assert run("search", "solar", "--index-dir", copy, "--model", "other", "--json").exit_code == 0
+    assert "was built with model other" in run("search", "solar", "--index-dir", copy, "--model", "fake").stderr

@@ -3,7 +3,8 @@ from conftest import settings_for
 
 from policymine.config import Settings
 from policymine.errors import NotFoundError, PolicymineError
-from policymine.search import Filters, search, similar
+from policymine.search import MODES, Searcher, fts_query, query_terms, search, similar
+from policymine.types import Filters
 
 
 def test_hits_are_ranked_cited_and_capped_per_document(fake_index):
@@ -29,6 +30,64 @@ def test_filters(fake_index, filters, check):
     assert hits and all(check(h) for h in hits)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_ranks_the_obvious_passage_first(fake_index, mode):
+    hits = search("participatory budgeting ballot", settings_for(fake_index), k=3, mode=mode)
+    assert hits[0].doc == "06-boston-participatory-budgeting.pdf"
+    assert [h.rank for h in hits] == [1, 2, 3] and hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_keyword_mode_matches_word_forms_and_skips_stopwords(fake_index):
+    assert query_terms("How do the cities fund Roofs?") == ["fund", "roofs"]
+    assert fts_query(["green", "roof"]) == '"green" OR "roof"'
+    hits = search("green roofing", settings_for(fake_index), k=3, mode="keyword")  # Porter: roofing -> roof
+    assert hits[0].doc == "03-hamburg-green-roofs.pdf"
+    with pytest.raises(PolicymineError, match="only stopwords"):
+        search("how do the", settings_for(fake_index), mode="keyword")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "filters, check",
+    [
+        (Filters(country="DE"), lambda h: h.country == "DE"),
+        (Filters(lang="en"), lambda h: h.lang == "en"),
+        (Filters(year_from=2100), lambda h: False),
+        (Filters(topic="energy", country="US"), lambda h: "energy" in h.topics and h.country == "US"),
+    ],
+)
+def test_filters_apply_inside_the_search_so_k_hits_come_back(fake_index, mode, filters, check):
+    """With one hit per document, a filtered search returns one hit for every matching document."""
+    settings = settings_for(fake_index, per_doc=1)
+    with Searcher(settings) as searcher:
+        expected = {searcher.store.rows([i])[i].doc for i in searcher.store.filter_ids(filters)}
+        query = "solar energy housing budget city programme"
+        hits = searcher.search(query, k=len(expected) or 1, filters=filters, mode=mode)
+    assert all(check(h) for h in hits)
+    if mode != "keyword":  # a keyword hit needs a query word in the text; dense ranks every passage
+        assert {h.doc for h in hits} == expected
+
+
+def test_per_doc_cap_is_a_setting(fake_index):
+    hits = search("solar", settings_for(fake_index, per_doc=1), k=10, mode="hybrid")
+    assert len({h.doc for h in hits}) == len(hits)
+
+
+def test_explain_says_why_each_hit_matched(fake_index):
+    hits = search("solar roof subsidy", settings_for(fake_index), k=3, explain=True)
+    why = hits[0].explain
+    assert why["fused"] == {"method": "rrf", "score": pytest.approx(hits[0].score, abs=1e-4), "rank": 1}
+    assert why["keyword"]["terms"] and set(why["keyword"]["terms"]) <= {"solar", "roof", "subsidy"}
+    assert why["keyword"]["bm25"] == pytest.approx(sum(why["keyword"]["terms"].values()), abs=0.01)
+    assert -1 <= why["dense"]["similarity"] <= 1 and why["topics"]
+    assert "explain" not in search("solar", settings_for(fake_index), k=1)[0].to_dict()
+
+
+def test_weighted_fusion_is_the_alternative(fake_index):
+    hits = search("solar roof subsidy", settings_for(fake_index, fusion="weighted"), k=3, explain=True)
+    assert hits[0].explain["fused"]["method"] == "weighted" and 0 < hits[0].score <= 1
+
+
 def test_unknown_topic_and_empty_query_are_errors(fake_index):
     with pytest.raises(NotFoundError, match="known topics: climate, energy"):
         search("solar", settings_for(fake_index), filters=Filters(topic="solar"))
@@ -43,6 +102,15 @@ def test_similar_comes_from_other_documents(fake_index):
     assert hits and all(h.doc != source.doc for h in hits)
     with pytest.raises(NotFoundError, match="no passage with id 999999"):
         similar(999999, settings)
+    with pytest.raises(PolicymineError, match="not both"):
+        similar(source.passage_id, settings, text="solar")
+
+
+def test_similar_text_is_diversified_and_filtered(fake_index):
+    settings = settings_for(fake_index, per_doc=1)
+    hits = similar(None, settings, k=4, text="residents vote on budget projects", filters=Filters(country="US"))
+    assert len(hits) == 4 and len({h.doc for h in hits}) == 4 and all(h.country == "US" for h in hits)
+    assert hits[0].doc == "06-boston-participatory-budgeting.pdf"
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import pytest
 from policymine.errors import IndexMismatchError, IndexNotFoundError
 from policymine.index import INDEX_FILE, VectorIndex, check_model, open_index
 from policymine.store import SCHEMA_VERSION, Store
-from policymine.types import Document, DocumentTags, Entity, Page, Passage
+from policymine.types import Document, DocumentTags, Entity, Filters, Page, Passage
 
 
 def _doc(path="/data/plan.pdf", sha="a" * 64):
@@ -73,3 +73,26 @@ def test_model_mismatch_is_a_clear_error(tmp_path):
         check_model(store, "minilm", 384)
         with pytest.raises(IndexMismatchError, match="built with model minilm .* --model minilm"):
             check_model(store, "fake", 64)
+
+
+def test_keyword_index_follows_passages_through_replace_and_delete(tmp_path):
+    with Store(tmp_path, create=True) as store:
+        _, first = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
+        assert [i for i, _ in store.keyword('"passage"', 10, Filters())] != []
+        _, second = store.replace_document(_doc(sha="b" * 64), TAGS, _passages(2), _vectors(2))
+        assert sorted(i for i, _ in store.keyword('"passage"', 10, Filters())) == second
+        assert store.keyword('"passage"', 10, Filters(country="US")) == []
+        store.delete_document("/data/plan.pdf")
+        assert store.keyword('"passage"', 10, Filters()) == []
+
+
+def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
+    with Store(tmp_path, create=True) as store:
+        store.replace_document(_doc(), TAGS, _passages(2), _vectors(2))
+        store.db.execute("DROP TABLE passages_fts")
+        for trigger in ("passages_fts_insert", "passages_fts_delete"):
+            store.db.execute(f"DROP TRIGGER {trigger}")
+        store.set_meta(schema_version=2)
+    with Store(tmp_path) as store:
+        assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
+        assert len(store.keyword('"passage"', 10, Filters())) == 2

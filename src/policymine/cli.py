@@ -29,6 +29,7 @@ from typer.core import TyperGroup
 
 from . import config
 from .errors import PolicymineError
+from .types import Filters
 
 
 class _Group(TyperGroup):
@@ -54,14 +55,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Options shared by several commands, written once.
 IndexDir = Annotated[
     Path | None,
-    typer.Option("--index-dir", help="Index folder [default: ./indexes; env: POLICYMINE_INDEX_DIR].", show_default=False),
+    typer.Option("--index-dir", help="Index folder \\[default: ./indexes; env: POLICYMINE_INDEX_DIR].", show_default=False),
 ]
-Model = Annotated[str | None, typer.Option("--model", help="Embedding model name [default: minilm].", show_default=False)]
+Model = Annotated[str | None, typer.Option("--model", help="Embedding model: minilm (English) or use (multilingual, 16 languages) \\[default: minilm].", show_default=False)]
 Taxonomy = Annotated[
     Path | None, typer.Option("--taxonomy", help="Your own topic taxonomy (TOML) instead of the default.", show_default=False)
 ]
 ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="Settings file [default: ./policymine.toml if present].", show_default=False)
+    Path | None, typer.Option("--config", help="Settings file \\[default: ./policymine.toml if present].", show_default=False)
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -70,6 +71,16 @@ Ocr = Annotated[
     typer.Option("--ocr", help="Read pages without a usable text layer (scans, broken fonts) with Tesseract."),
 ]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
+Topic = Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")]
+City = Annotated[str | None, typer.Option("--city", help="Only documents about this city.")]
+Country = Annotated[str | None, typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")]
+Doc = Annotated[str | None, typer.Option("--doc", help="Only this document (file name or part of it, or of its title).")]
+Lang = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, de, ...).")]
+YearFrom = Annotated[int | None, typer.Option("--year-from", help="Only documents from this year on.")]
+YearTo = Annotated[int | None, typer.Option("--year-to", help="Only documents up to this year.")]
+PerDoc = Annotated[
+    int | None, typer.Option("--per-doc", min=1, help="At most this many hits from one document \\[default: 3].", show_default=False)
+]
 
 
 class _Bar:
@@ -132,7 +143,28 @@ def _print_hits(hits, as_json: bool) -> None:
             f" · passage {hit.passage_id}",
             soft_wrap=True,
         )
+        if hit.explain:
+            out.print(f"    [magenta]why:[/] {escape(_why(hit.explain))}", soft_wrap=True)
         out.print(f"    {escape(_snippet(hit.text))}\n", soft_wrap=True)
+
+
+def _why(explain: dict) -> str:
+    """One line from a hit's explanation: similarity, matched terms with bm25, ranks, topics."""
+    parts = []
+    if explain.get("dense"):
+        d = explain["dense"]
+        parts.append(f"similarity {d['similarity']:.3f}" + (f" (dense #{d['rank']})" if d["rank"] else ""))
+    kw = explain.get("keyword") or {}
+    if kw.get("terms"):
+        terms = ", ".join(f"{t} {s:.1f}" for t, s in kw["terms"].items())
+        parts.append(f"bm25 {kw['bm25']:.1f} = {terms}" + (f" (keyword #{kw['rank']})" if kw["rank"] else ""))
+    else:
+        parts.append("no query word in the text")
+    fused = explain["fused"]
+    parts.append(f"{fused['method']} {fused['score']:.4f} → #{fused['rank']}")
+    if explain.get("topics"):
+        parts.append("topics " + ", ".join(f"{t} {s:.2f}" for t, s in explain["topics"].items()))
+    return " · ".join(parts)
 
 
 @app.command()
@@ -142,7 +174,7 @@ def ingest(
     index_dir: IndexDir = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")] = None,
     ocr: Ocr = False,
     config_file: ConfigFile = None,
     json_: Json = False,
@@ -176,42 +208,122 @@ def ingest(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.", show_default=False)],
     k: K = 10,
-    topic: Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")] = None,
-    city: Annotated[str | None, typer.Option("--city", help="Only documents about this city.")] = None,
-    country: Annotated[str | None, typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")] = None,
-    doc: Annotated[str | None, typer.Option("--doc", help="Only this document (file name or part of it).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid (meaning and words), dense (meaning) or keyword (words, bm25).")] = "hybrid",
+    topic: Topic = None,
+    city: City = None,
+    country: Country = None,
+    doc: Doc = None,
+    lang: Lang = None,
+    year_from: YearFrom = None,
+    year_to: YearTo = None,
+    per_doc: PerDoc = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each hit matched: terms and bm25, similarity, ranks.")] = False,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
-    """Semantic search over passages.
+    """Search passages by meaning and by words; filters apply inside the search.
 
-    Example: policymine search "incentives for rooftop solar" --country DE -k 5
+    Examples:
+      policymine search "incentives for rooftop solar" --country DE -k 5
+      policymine search "citizen advisory council" --mode dense --year-from 2015 --explain
+      policymine search "Klimaschutz" --lang de --per-doc 1 --json | jq '.[].doc'
     """
-    from .search import Filters
     from .search import search as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model)
-    _print_hits(run(query, settings, k, Filters(topic=topic, city=city, country=country, doc=doc)), json_)
+    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    filters = Filters(topic=topic, city=city, country=country, doc=doc, lang=lang, year_from=year_from, year_to=year_to)
+    _print_hits(run(query, settings, k, filters, mode, explain), json_)
 
 
 @app.command()
 def similar(
-    passage_id: Annotated[int, typer.Argument(help="A passage id, as shown by `search`.", show_default=False)],
+    passage_id: Annotated[int | None, typer.Argument(help="A passage id, as shown by `search`.", show_default=False)] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Or any text: a practice you have in mind.")] = None,
     k: K = 10,
+    topic: Topic = None,
+    city: City = None,
+    country: Country = None,
+    doc: Doc = None,
+    lang: Lang = None,
+    year_from: YearFrom = None,
+    year_to: YearTo = None,
+    per_doc: PerDoc = None,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
-    """Passages from other documents most like this one: comparable practices elsewhere.
+    """Comparable practices in other documents and other cities, diversified (MMR).
 
-    Example: policymine similar 42 -k 5
+    Examples:
+      policymine similar 42 -k 5
+      policymine similar --text "a citizens' climate council advises the mayor" --country DE
     """
     from .search import similar as run
 
-    _print_hits(run(passage_id, config.load(config_file, index_dir=index_dir, model=model), k), json_)
+    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    filters = Filters(topic=topic, city=city, country=country, doc=doc, lang=lang, year_from=year_from, year_to=year_to)
+    _print_hits(run(passage_id, settings, k, filters, text=text), json_)
+
+
+@app.command()
+def reembed(
+    model: Annotated[str, typer.Option("--model", help="The model to switch to: minilm or use.", show_default=False)],
+    index_dir: IndexDir = None,
+    config_file: ConfigFile = None,
+    quiet: Quiet = False,
+) -> None:
+    """Embed every stored passage again with another model; texts and tags are kept.
+
+    The index records the new model, so later searches use it. Copy the index folder
+    first to keep the old one.
+
+    Example: policymine reembed --model use --index-dir indexes-use   (after cp -r indexes indexes-use)
+    """
+    from .pipeline import reembed as run
+    from .store import Store
+
+    settings = config.load(config_file, index_dir=index_dir, model=model)
+    with Store(settings.index_dir) as store:
+        total = store.info()["passages"]
+    progress = Progress(TextColumn("[bold]embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=err, disable=quiet or not err.is_terminal, transient=True)
+    with progress:
+        task = progress.add_task("embedding", total=total)
+        n = run(settings, on_batch=lambda size: progress.advance(task, size))
+    if not quiet:
+        err.print(f"{n} passages embedded with {settings.model} · index: {settings.index_dir}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    config_file: ConfigFile = None,
+) -> None:
+    """Answer searches over HTTP (JSON) from an index kept open: milliseconds per query.
+
+    Endpoints take the same parameters as the commands: /search?q=...&k=&mode=&topic=&city=
+    &country=&doc=&lang=&year_from=&year_to=&per_doc=&explain=1, /similar?id=... or ?text=...,
+    and /health.
+
+    Example: policymine serve --port 8765 &  curl 'http://127.0.0.1:8765/search?q=heat+plan&k=3'
+    """
+    from .serve import make_server
+
+    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port)
+    err.print(f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        server.service.close()
 
 
 @app.command()
@@ -223,7 +335,7 @@ def tag(
     explain: Annotated[bool, typer.Option("--explain", help="JSONL: add each passage topic's matched terms and similarity.")] = False,
     model: Model = None,
     taxonomy: Taxonomy = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes [default: CPUs].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")] = None,
     ocr: Ocr = False,
     config_file: ConfigFile = None,
     quiet: Quiet = False,
@@ -408,7 +520,7 @@ def extract(
 eval_app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
-    help="Measure quality on labelled data: topic tagging, document places.",
+    help="Measure quality on labelled data: topic tagging, document places, search.",
 )
 app.add_typer(eval_app, name="eval")
 
@@ -417,7 +529,7 @@ app.add_typer(eval_app, name="eval")
 def eval_tags(
     labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\" and \"topics\" (and \"split\").", show_default=False)],
     split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
-    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold [default: 0.15].", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold \\[default: 0.15].", show_default=False)] = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
     config_file: ConfigFile = None,
@@ -443,10 +555,49 @@ def eval_tags(
     out.print(f"macro-F1 {report.macro_f1:.3f} · micro-F1 {report.micro_f1:.3f}")
 
 
+@eval_app.command("search")
+def eval_search(
+    qrels: Annotated[Path, typer.Argument(help="TSV: qid, query, doc, page, grade [, split].", show_default=False)],
+    mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate \\[default: dense, keyword, hybrid].", show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="Queries of this split only (6th column), or all.")] = "all",
+    per_query: Annotated[bool, typer.Option("--per-query", help="Also list each query's figures.")] = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """nDCG@10, Recall@20 and MRR of search over judged queries, per mode and query group.
+
+    A hit is relevant when its document and page match a judged row with grade 1 or 2.
+
+    Example: policymine eval search eval/qrels.tsv --index-dir /data/real-index --split test
+    """
+    from .evaluate import evaluate_search
+    from .search import MODES
+
+    modes = mode or ["dense", "keyword", "hybrid"]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise PolicymineError(f"unknown search mode {unknown[0]!r}: use one of {', '.join(MODES)}")
+    report = evaluate_search(qrels, config.load(config_file, index_dir=index_dir, model=model), modes, split)
+    if json_:
+        _print_json(report.to_dict())
+        return
+    table = Table(title=f"{report.queries} queries · {qrels} · split {split}", title_justify="left")
+    for column in ("mode", "queries", "group", "nDCG@10", "Recall@20", "MRR"):
+        table.add_column(column, justify="left" if column in ("mode", "group") else "right")
+    for r in report.rows:
+        table.add_row(r["mode"], str(r["queries"]), r["group"], f"{r['ndcg@10']:.3f}", f"{r['recall@20']:.3f}", f"{r['mrr']:.3f}")
+    out.print(table)
+    if per_query:
+        for r in report.per_query:
+            out.print(f"{r['mode']:<8} {r['qid']:<6} nDCG@10 {r['ndcg@10']:.3f}  R@20 {r['recall@20']:.3f}  MRR {r['mrr']:.3f}")
+
+
 @eval_app.command("places")
 def eval_places(
     truth: Annotated[Path, typer.Argument(help="TSV with columns doc, city, country (empty: none).", show_default=False)],
-    tags_file: Annotated[Path | None, typer.Option("--tags", help="Output of `policymine tag` to check [default: the index].", show_default=False)] = None,
+    tags_file: Annotated[Path | None, typer.Option("--tags", help="Output of `policymine tag` to check \\[default: the index].", show_default=False)] = None,
     index_dir: IndexDir = None,
     config_file: ConfigFile = None,
     json_: Json = False,

@@ -30,6 +30,7 @@ class Settings:
     max_passage_words: int = 250
     topic_threshold: float = 0.15  # tuned with TERM_WEIGHT on the dev split (eval/tune_tags.py)
     per_doc: int = 3  # at most this many search hits from one document
+    fusion: str = "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
     ocr: bool = False  # read pages without a usable text layer with Tesseract
 
     def __post_init__(self) -> None:
@@ -41,6 +42,8 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.max_passage_words < self.min_passage_words:
             raise ConfigError("max_passage_words must not be below min_passage_words")
+        if self.fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
         if not 0.0 <= self.topic_threshold <= 1.0:
             raise ConfigError(f"topic_threshold must be within 0..1, got {self.topic_threshold}")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from .config import Settings
 from .errors import PolicymineError
 from .practices import practices
-from .search import Filters, Searcher, to_hit
+from .search import Searcher, to_hit
+from .types import Filters
 from .types import Practice
 
 CANDIDATES = 80  # passages considered before practice filtering

@@ -187,3 +187,114 @@ def places_from_tags(tags_file: Path) -> dict[str, tuple[str | None, str | None]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise PolicymineError(f"{tags_file}:{number}: not a record of `policymine tag`") from None
     return found
+
+
+# ---------------------------------------------------------------- search
+
+SEARCH_DEPTH = 20  # hits fetched per query: nDCG@10, Recall@20 and MRR (first relevant hit within 20)
+
+
+@dataclass
+class Judged:
+    """The judgements of one query: graded (doc, page) units; grade 0 means judged not relevant."""
+
+    qid: str
+    query: str
+    split: str
+    grades: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        """The query's set, from its id's letters: "en01" → "en", "xl03" → "xl"."""
+        return "".join(ch for ch in self.qid if ch.isalpha()) or "all"
+
+    @property
+    def relevant(self) -> dict[tuple[str, int], int]:
+        return {unit: g for unit, g in self.grades.items() if g > 0}
+
+
+def load_qrels(path: Path, split: str = "all") -> list[Judged]:
+    """Queries and judgements from a TSV with columns qid, query, doc, page, grade [, split]."""
+    if not Path(path).is_file():
+        raise PolicymineError(f"{path}: qrels file not found")
+    queries: dict[str, Judged] = {}
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t") if lines else []
+    if header[:5] != ["qid", "query", "doc", "page", "grade"]:
+        raise PolicymineError(f"{path}: expected a header line 'qid query doc page grade [split]' (tab-separated)")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        try:
+            qid, query, doc, page, grade = cells[:5]
+            unit, grade_ = (doc, int(page)), int(grade)
+        except ValueError:
+            raise PolicymineError(f"{path}:{number}: expected 5 or 6 tab-separated cells with numeric page and grade") from None
+        judged = queries.setdefault(qid, Judged(qid, query, cells[5] if len(cells) > 5 and cells[5] else "all"))
+        judged.grades[unit] = max(grade_, judged.grades.get(unit, 0))
+    chosen = [q for q in queries.values() if split == "all" or q.split == split]
+    if not chosen:
+        raise PolicymineError(f"{path}: no queries in split {split!r}")
+    return chosen
+
+
+def _pages(hit) -> list[tuple[str, int]]:
+    return [(hit.doc, p) for p in range(hit.page, (hit.page_end or hit.page) + 1)]
+
+
+def query_metrics(judged: Judged, hits: list) -> dict[str, float]:
+    """nDCG@10, Recall@20 and MRR of one ranked list; each judged page counts once."""
+    relevant = judged.relevant
+    seen: set[tuple[str, int]] = set()
+    gains = []
+    for hit in hits[:SEARCH_DEPTH]:
+        new = [u for u in _pages(hit) if u in relevant and u not in seen]
+        seen.update(new)
+        gains.append(max((relevant[u] for u in new), default=0))
+    dcg = sum(g / np.log2(i + 2) for i, g in enumerate(gains[:10]))
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    idcg = sum(g / np.log2(i + 2) for i, g in enumerate(ideal))
+    first = next((i for i, g in enumerate(gains) if g), None)
+    return {
+        "ndcg@10": dcg / idcg if idcg else 0.0,
+        "recall@20": len(seen) / len(relevant) if relevant else 0.0,
+        "mrr": 1.0 / (first + 1) if first is not None else 0.0,
+    }
+
+
+@dataclass
+class SearchReport:
+    """Mean metrics per mode and query group."""
+
+    qrels: str
+    split: str
+    queries: int
+    rows: list[dict] = field(default_factory=list)  # {"mode", "group", "queries", "ndcg@10", "recall@20", "mrr"}
+    per_query: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return self.__dict__
+
+
+def evaluate_search(path: Path, settings: Settings, modes: list[str], split: str = "all") -> SearchReport:
+    """Run every judged query in every mode and average the metrics, per query group and overall."""
+    from .search import Searcher
+
+    judged = load_qrels(path, split)
+    report = SearchReport(qrels=str(path), split=split, queries=len(judged))
+    with Searcher(settings) as searcher:
+        for mode in modes:
+            scores = []
+            for q in judged:
+                metrics = query_metrics(q, searcher.search(q.query, SEARCH_DEPTH, mode=mode))
+                scores.append((q.group, metrics))
+                report.per_query.append({"mode": mode, "qid": q.qid, **metrics})
+            groups = sorted({g for g, _ in scores})
+            for group in [*groups, "all"] if len(groups) > 1 else groups:
+                chosen = [m for g, m in scores if group in (g, "all")]
+                report.rows.append({
+                    "mode": mode, "group": group, "queries": len(chosen),
+                    **{key: round(float(np.mean([m[key] for m in chosen])), 3) for key in chosen[0]},
+                })
+    return report

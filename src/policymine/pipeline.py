@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,7 +25,7 @@ from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError
 from .extract import extract, sha256_file
-from .index import check_model, open_index, save_index
+from .index import VectorIndex, check_model, open_index, save_index
 from .segment import segment
 from .store import Store
 from .tag import Tagger, load_taxonomy
@@ -242,6 +242,27 @@ def _index_files(
             save_index(store, index)
         if progress:
             progress.advance(path, pages[path])
+
+
+def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -> int:
+    """Embed every stored passage again with `settings.model`, keeping texts and tags.
+
+    Switching models (say to the multilingual `use`) then needs no new extraction and
+    tagging. The vectors, the recorded model and the FAISS file change together: the
+    database in one transaction, the FAISS file rebuilt from it.
+
+    Returns:
+        The number of passages embedded.
+    """
+    name, dim = model_spec(settings.model)
+    with _ingest_lock(settings.index_dir), Store(settings.index_dir) as store:
+        ids, texts = store.passage_texts()
+        vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)
+        store.replace_vectors(ids, vectors, model=name, dim=dim)
+        index = VectorIndex(dim)
+        index.add(ids, vectors)
+        save_index(store, index)
+    return len(ids)
 
 
 def _analyse(doc: Document, tagger: Tagger, settings: Settings):

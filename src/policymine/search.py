@@ -1,38 +1,79 @@
-"""Stage 6: semantic search over passages, with filters, and "similar practices elsewhere".
+"""Stage 6: search passages by meaning and by words, with filters, and find similar practices.
 
-`search()` embeds the query with the index's model, asks FAISS for the nearest passages
-(restricted by SQL filters on topic, city, country and document), and caps the hits per
-document so that one long plan cannot crowd out every other city.
+Three modes answer a query:
+- `dense`: the query's embedding against the FAISS index (finds paraphrases, other languages
+  with a multilingual model);
+- `keyword`: SQLite FTS5 with bm25 ranking and Porter stemming (finds the exact programme
+  name, the acronym, the number the embedding blurs);
+- `hybrid` (default): both ranked lists fused by reciprocal rank fusion.
+Filters run inside each list (a FAISS id selector, a SQL WHERE), so a filtered query still
+returns k hits when k exist, and at most `per_doc` hits come from one document.
+
+`similar` finds comparable passages in other documents and cities, diversified with
+maximal marginal relevance (MMR) so that ten near-copies of one measure do not fill the page.
+
+Nothing here imports torch or spaCy: a query is embedded by the light query-side model
+(see embed.py), so that a fresh `policymine search` answers in about a second.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import cached_property
 
+import numpy as np
+
 from .config import Settings
-from .embed import Embedder, get_embedder, model_spec
+from .embed import Embedder, get_query_embedder, model_spec
 from .errors import NotFoundError, PolicymineError
 from .index import VectorIndex, check_model, open_index
 from .store import Row, Store
-from .types import Hit
+from .types import Filters, Hit
 
-OVERSAMPLE = 8  # candidates fetched per wanted hit, before the per-document cap
+MODES = ("hybrid", "dense", "keyword")
+POOL = 100  # candidates taken from each ranked list before fusion and the per-document cap
+RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009); not tuned
+DENSE_WEIGHT = 0.5  # `fusion = "weighted"`: share of the dense score in the weighted sum
+MMR_LAMBDA = 0.7  # `similar`: relevance vs. novelty; 1.0 would be plain nearest neighbours
+
+# Function words dropped from keyword queries, English and German: an OR query over "the"
+# would match every passage.
+STOPWORDS = frozenset(
+    """a about above after all also an and any are as at be been being both but by can could did do does
+    doing for from had has have having how if in into is it its may might more most must no not of on
+    or other our out over own shall should so some such than that the their them then there these they
+    this those through to too under up very was we were what when where which while who whom why will
+    with would you your cities city der die das den dem des ein eine einer eines einem einen und oder
+    aber auch als am an auf aus bei bis durch für gegen im in ist mit nach nicht noch nur ob so sowie
+    über um unter vom von vor wie wird werden wurde zu zum zur sich sind sein es""".split()
+)
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions on which passages may be returned."""
+@dataclass
+class _Candidate:
+    """A passage in the fused ranking, with what each ranked list said about it."""
 
-    topic: str | None = None
-    city: str | None = None
-    country: str | None = None
-    doc: str | None = None
+    id: int
+    score: float = 0.0
+    dense: tuple[int, float] | None = None  # (rank from 1, cosine similarity)
+    keyword: tuple[int, float] | None = None  # (rank from 1, bm25 score)
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query worth matching, lowercased, without stopwords or repeats."""
+    words = re.findall(r"\w+", query.lower())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 query matching any of the terms; bm25 ranks passages with more of them higher."""
+    return " OR ".join(f'"{t}"' for t in terms)
 
 
 class Searcher:
-    """An open index (database, vectors, model) that answers queries. Use as a context manager."""
+    """An open index (database, vectors, query model) that answers queries. Use as a context manager."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -49,12 +90,16 @@ class Searcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database."""
         self.store.close()
 
     @cached_property
     def embedder(self) -> Embedder:
         """The query model, loaded on first use: `similar` and topic digests never need it."""
-        return get_embedder(self.settings.model)
+        return get_query_embedder(self.settings.model)
 
     @property
     def topics(self) -> list[str]:
@@ -66,35 +111,167 @@ class Searcher:
         if topic and topic not in self.topics:
             raise NotFoundError(f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}")
 
-    def search(self, query: str, k: int = 10, filters: Filters = Filters()) -> list[Hit]:
-        """The k passages nearest to the query, at most `per_doc` from one document."""
+    # ------------------------------------------------------------------ search
+
+    def search(
+        self, query: str, k: int = 10, filters: Filters = Filters(), mode: str = "hybrid", explain: bool = False
+    ) -> list[Hit]:
+        """The k best passages for a query, at most `per_doc` from one document.
+
+        Args:
+            query: what to look for, in plain words.
+            k: how many hits.
+            filters: topic, city, country, document, language and year restrictions.
+            mode: "hybrid", "dense" or "keyword".
+            explain: attach to each hit why it matched (`Hit.explain`).
+
+        Returns:
+            Hits, best first, ranks from 1.
+        """
         if not query.strip():
-            raise PolicymineError("empty query: say what you are looking for, e.g. \"rooftop solar incentives\"")
+            raise PolicymineError('empty query: say what you are looking for, e.g. "rooftop solar incentives"')
+        if mode not in MODES:
+            raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         self.check_topic(filters.topic)
-        allowed = self.store.filter_ids(filters.topic, filters.city, filters.country, filters.doc)
-        vector = self.embedder.embed_batch([query])[0]
-        return self._hits(self.index.search(vector, k * OVERSAMPLE, allowed), k)
+        terms = query_terms(query)
+        if mode == "keyword" and not terms:
+            raise PolicymineError(f"no words to match in {query!r} (only stopwords): try --mode dense")
+        vector = self.embedder.embed_batch([query])[0] if mode != "keyword" else None
+        allowed = self.store.filter_ids(filters) if mode != "keyword" else None
+        pool = max(POOL, 4 * k)
+        while True:  # widen the pool until k hits survive the per-document cap, or nothing is left
+            dense = self.index.search(vector, pool, allowed) if vector is not None else []
+            keyword = self.store.keyword(fts_query(terms), pool, filters) if mode != "dense" and terms else []
+            ranked = self._fuse(dense, keyword, mode)
+            hits = self._capped(ranked, k)
+            if len(hits) == k or (len(dense) < pool and len(keyword) < pool):
+                break
+            pool *= 4
+        if explain:
+            self._explain(hits, ranked, vector, terms, mode)
+        return hits
 
-    def similar(self, passage_id: int, k: int = 10) -> list[Hit]:
-        """Passages most like the given one, from other documents."""
-        doc = self.store.doc_of(passage_id)
-        _, vectors = self.store.vectors([passage_id])
-        allowed = self.store.filter_ids(exclude_doc=doc)
-        return self._hits(self.index.search(vectors[0], k * OVERSAMPLE, allowed), k)
+    def _fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: str) -> list[_Candidate]:
+        """One ranking from the dense and keyword lists (either may be empty)."""
+        candidates: dict[int, _Candidate] = {}
+        for rank, (pid, sim) in enumerate(dense, start=1):
+            candidates.setdefault(pid, _Candidate(pid)).dense = (rank, sim)
+        for rank, (pid, bm25) in enumerate(keyword, start=1):
+            candidates.setdefault(pid, _Candidate(pid)).keyword = (rank, bm25)
+        top_bm25 = keyword[0][1] if keyword else 1.0
+        for c in candidates.values():
+            if mode == "dense":
+                c.score = c.dense[1]
+            elif mode == "keyword":
+                c.score = c.keyword[1]
+            elif self.settings.fusion == "weighted":
+                # bm25 has no fixed scale: divide by the best score so that both parts lie in 0..1
+                c.score = DENSE_WEIGHT * (c.dense[1] if c.dense else 0.0) + (1 - DENSE_WEIGHT) * (
+                    c.keyword[1] / top_bm25 if c.keyword else 0.0
+                )
+            else:
+                c.score = sum(1.0 / (RRF_K + part[0]) for part in (c.dense, c.keyword) if part)
+        return sorted(candidates.values(), key=lambda c: -c.score)
 
-    def _hits(self, scored: list[tuple[int, float]], k: int) -> list[Hit]:
-        rows = self.store.rows([i for i, _ in scored])
+    def _capped(self, ranked: list[_Candidate], k: int) -> list[Hit]:
+        """The first k candidates with at most `per_doc` from one document."""
         hits: list[Hit] = []
         per_doc: dict[str, int] = {}
-        for pid, score in scored:
-            row = rows.get(pid)
-            if row is None or per_doc.get(row.doc, 0) >= self.settings.per_doc:
-                continue
-            per_doc[row.doc] = per_doc.get(row.doc, 0) + 1
-            hits.append(to_hit(row, rank=len(hits) + 1, score=score))
-            if len(hits) == k:
-                break
+        step = 4 * k  # rows are read a slice at a time: most queries need only the first
+        for start in range(0, len(ranked), step):
+            chunk = ranked[start : start + step]
+            rows = self.store.rows([c.id for c in chunk])
+            for c in chunk:
+                row = rows.get(c.id)
+                if row is None or per_doc.get(row.doc, 0) >= self.settings.per_doc:
+                    continue
+                per_doc[row.doc] = per_doc.get(row.doc, 0) + 1
+                hits.append(to_hit(row, rank=len(hits) + 1, score=c.score))
+                if len(hits) == k:
+                    return hits
         return hits
+
+    def _explain(
+        self, hits: list[Hit], ranked: list[_Candidate], vector: np.ndarray | None, terms: list[str], mode: str
+    ) -> None:
+        """Attach to each hit its dense similarity, keyword terms with their bm25 share, and ranks."""
+        ids = [h.passage_id for h in hits]
+        by_id = {c.id: c for c in ranked}
+        sims = {}
+        if vector is not None:
+            stored_ids, vectors = self.store.vectors(ids)
+            sims = dict(zip(stored_ids.tolist(), (vectors @ vector).tolist()))
+        per_term = {t: self.store.keyword_scores(fts_query([t]), ids) for t in terms}
+        rows = self.store.rows(ids)
+        fusion = {"dense": "cosine", "keyword": "bm25"}.get(mode, self.settings.fusion)
+        for h in hits:
+            c = by_id[h.passage_id]
+            matched = {t: round(s[h.passage_id], 3) for t, s in per_term.items() if h.passage_id in s}
+            h.explain = {
+                "dense": {"similarity": round(sims[h.passage_id], 4), "rank": c.dense[0] if c.dense else None}
+                if h.passage_id in sims else None,
+                "keyword": {
+                    "bm25": round(sum(matched.values()), 3),
+                    "rank": c.keyword[0] if c.keyword else None,
+                    "terms": dict(sorted(matched.items(), key=lambda kv: -kv[1])),
+                },
+                "fused": {"method": fusion, "score": round(c.score, 5), "rank": h.rank},
+                "topics": rows[h.passage_id].topics,
+            }
+
+    # ------------------------------------------------------------------ similar
+
+    def similar(
+        self, passage_id: int | None = None, text: str | None = None, k: int = 10, filters: Filters = Filters()
+    ) -> list[Hit]:
+        """Comparable passages from other documents (and other cities), diversified with MMR.
+
+        Args:
+            passage_id: a stored passage; its own document and city are left out.
+            text: or any text, e.g. a practice you are drafting.
+            k: how many hits.
+            filters: as for search.
+        """
+        if (passage_id is None) == (text is None or not text.strip()):
+            raise PolicymineError("give a passage id or --text, not both")
+        self.check_topic(filters.topic)
+        city = None
+        if passage_id is not None:
+            doc, city = self.store.doc_of(passage_id)
+            filters = replace(filters, exclude_doc=doc)
+            vector = self.store.vectors([passage_id])[1][0]
+        else:
+            vector = self.embedder.embed_batch([text])[0]
+        allowed = self.store.filter_ids(filters)
+        pool = max(POOL, 4 * k)
+        scored = self.index.search(vector, pool, allowed)
+        rows = self.store.rows([pid for pid, _ in scored])
+        if city:  # "what did other cities do": the source's own city only when nothing else is left
+            others = [(pid, s) for pid, s in scored if rows[pid].city != city]
+            scored = others if len(others) >= k else scored
+        return self._mmr(vector, scored, rows, k)
+
+    def _mmr(self, vector: np.ndarray, scored: list[tuple[int, float]], rows: dict[int, Row], k: int) -> list[Hit]:
+        """Greedy maximal marginal relevance under the per-document cap."""
+        if not scored:
+            return []
+        ids, vectors = self.store.vectors([pid for pid, _ in scored])
+        relevance = vectors @ vector
+        pairwise = vectors @ vectors.T
+        chosen: list[int] = []
+        per_doc: dict[str, int] = {}
+        left = set(range(len(ids)))
+        while left and len(chosen) < k:
+            redundancy = pairwise[:, chosen].max(axis=1) if chosen else np.zeros(len(ids))
+            gain = MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy
+            best = max(left, key=lambda i: gain[i])
+            left.discard(best)
+            doc = rows[int(ids[best])].doc
+            if per_doc.get(doc, 0) >= self.settings.per_doc:
+                continue
+            per_doc[doc] = per_doc.get(doc, 0) + 1
+            chosen.append(best)
+        return [to_hit(rows[int(ids[i])], rank=r, score=float(relevance[i])) for r, i in enumerate(chosen, start=1)]
 
 
 def to_hit(row: Row, rank: int, score: float) -> Hit:
@@ -113,26 +290,21 @@ def to_hit(row: Row, rank: int, score: float) -> Hit:
         country=row.country,
         lang=row.lang,
         section=row.section,
+        year=row.year,
     )
 
 
-def search(query: str, settings: Settings, k: int = 10, filters: Filters = Filters()) -> list[Hit]:
-    """Semantic search over the index in `settings.index_dir`.
-
-    Args:
-        query: what to look for, in plain words.
-        settings: index location, model, per-document cap.
-        k: how many hits.
-        filters: topic, city, country, document restrictions.
-
-    Returns:
-        Hits, best first, ranks from 1.
-    """
+def search(
+    query: str, settings: Settings, k: int = 10, filters: Filters = Filters(), mode: str = "hybrid", explain: bool = False
+) -> list[Hit]:
+    """Search the index in `settings.index_dir`; see `Searcher.search`."""
     with Searcher(settings) as searcher:
-        return searcher.search(query, k, filters)
+        return searcher.search(query, k, filters, mode, explain)
 
 
-def similar(passage_id: int, settings: Settings, k: int = 10) -> list[Hit]:
-    """Passages from other documents most like passage `passage_id`."""
+def similar(
+    passage_id: int | None, settings: Settings, k: int = 10, filters: Filters = Filters(), text: str | None = None
+) -> list[Hit]:
+    """Passages from other documents like passage `passage_id` (or like `text`); see `Searcher.similar`."""
     with Searcher(settings) as searcher:
-        return searcher.similar(passage_id, k)
+        return searcher.similar(passage_id, text, k, filters)

@@ -4,7 +4,8 @@ A passage is a few sentences from one section, so every hit can be cited with an
 it stays on one page unless a sentence runs on over the page break, and then it records the
 page span. Short paragraphs of the same section are merged up to `min_passage_words`;
 long ones are split at sentence boundaries below `max_passage_words`. A table becomes one
-passage of its own. Headings are not passage text: they become the passage's `section`.
+passage of its own. Table-of-contents entries are left out: in search they matched every
+query that named a chapter, and they never answer one. Headings are not passage text: they become the passage's `section`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .types import Block, Document, Passage
 _CLOSED_RE = re.compile(r"[.!?:;\"')»“”]\s*$")  # a text ending here ends its sentence
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
 MIN_FRAGMENT_WORDS = 8  # a leftover shorter than this is not worth a passage on its own
+_LEADER_RE = re.compile(r"(?:\.\s?){4,}\s*[\dIVXivx]")  # "Introduction ........ 5": a contents line
 
 
 @dataclass
@@ -67,7 +69,8 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
                 section = _section_title(block.text)
             elif block.kind == "table":
                 flush()
-                passages.append(_table_passage(doc.name, page.number, section, block, settings))
+                table = _table_passage(doc.name, page.number, section, block, settings)
+                passages.extend([table] if table else [])
             else:
                 pieces = _split_block(block, page.number, settings.max_passage_words)
                 if i == 0 and run:  # the run-on: the open sentence and its end become one piece
@@ -114,7 +117,13 @@ def _pack(doc: str, section: str | None, pieces: list[_Piece], settings: Setting
         elif size >= MIN_FRAGMENT_WORDS or not out:
             out.append(group)
     passages = [_passage(doc, section, g) for g in out]
-    return [p for p in passages if len(p.text.split()) >= 3]
+    return [p for p in passages if len(p.text.split()) >= 3 and not is_contents(p.text)]
+
+
+def is_contents(text: str) -> bool:
+    """Whether a passage is table-of-contents entries (dot leaders to page numbers): never an answer."""
+    leaders = len(_LEADER_RE.findall(text))
+    return leaders >= 2 or (leaders == 1 and len(text.split()) < 25)
 
 
 def _split_block(block: Block, page: int, max_words: int) -> list[_Piece]:
@@ -164,7 +173,9 @@ def _passage(doc: str, section: str | None, group: list[_Piece]) -> Passage:
     )
 
 
-def _table_passage(doc: str, page: int, section: str | None, block: Block, settings: Settings) -> Passage:
+def _table_passage(doc: str, page: int, section: str | None, block: Block, settings: Settings) -> Passage | None:
+    if is_contents(block.text):
+        return None
     words = block.text.split(" ")
     text = block.text if len(words) <= settings.max_passage_words else " ".join(words[: settings.max_passage_words])
     return Passage(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexMismatchError, IndexNotFoundError, NotFoundError
-from .types import Document, DocumentTags, Passage
+from .types import Document, DocumentTags, Filters, Passage
 
 DB_FILE = "policymine.db"
 
@@ -89,6 +89,20 @@ MIGRATIONS = [
     UPDATE passages SET page_end = page;
     ALTER TABLE pages ADD COLUMN source TEXT NOT NULL DEFAULT 'text';
     """,
+    # 3: keyword search. FTS5 over passage text with Porter stemming and accents folded
+    # ("Förderung" matches "forderung"); triggers keep it in step with `passages`.
+    """
+    CREATE VIRTUAL TABLE passages_fts USING fts5(
+        text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO passages_fts(passages_fts) VALUES ('rebuild');
+    CREATE TRIGGER passages_fts_insert AFTER INSERT ON passages BEGIN
+        INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER passages_fts_delete AFTER DELETE ON passages BEGIN
+        INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -133,7 +147,9 @@ class Store:
                     f"no index in {index_dir}: create one with `policymine ingest PATH --index-dir {index_dir}`"
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # check_same_thread=False: `serve` opens the store in one thread and answers in another,
+        # one request at a time.
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -159,9 +175,8 @@ class Store:
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 # executescript() would COMMIT on its own; statements one by one keep one transaction.
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                for statement in _statements(MIGRATIONS[number]):
+                    self.db.execute(statement)
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number + 1),)
                 )
@@ -240,6 +255,15 @@ class Store:
                 )
         return removed, ids
 
+    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str, dim: int) -> None:
+        """Swap every passage's vector for one of another model, and record the model, in one transaction."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE passages SET vector = ? WHERE id = ?",
+                [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in zip(ids, vectors)],
+            )
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("model", model), ("dim", str(dim))])
+
     def delete_document(self, path: str) -> list[int]:
         """Remove a document and everything hanging off it; returns its passage ids."""
         with self.transaction():
@@ -268,32 +292,49 @@ class Store:
             np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
         )
 
+    def passage_texts(self) -> tuple[list[int], list[str]]:
+        """(ids, texts) of every passage, by id."""
+        rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
     def passage_ids(self) -> np.ndarray:
         """Every stored passage id, ascending."""
         return np.array([r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
 
-    def filter_ids(
-        self,
-        topic: str | None = None,
-        city: str | None = None,
-        country: str | None = None,
-        doc: str | None = None,
-        exclude_doc: str | None = None,
-    ) -> list[int] | None:
-        """Passage ids matching all given filters; None when no filter is set."""
-        conditions = [
-            (exclude_doc, "d.name != ?", [exclude_doc]),
-            (topic, "p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)", [topic]),
-            (city, "d.city = ? COLLATE NOCASE", [city]),
-            (country, "d.country = ? COLLATE NOCASE", [country]),
-            (doc, "(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)", [doc, f"%{doc}%", f"%{doc}%"]),
-        ]
-        clauses = [clause for value, clause, _ in conditions if value]
-        args = [arg for value, _, values in conditions if value for arg in values]
-        if not clauses:
+    def filter_ids(self, filters: Filters) -> list[int] | None:
+        """Passage ids matching all the filters; None when no filter is set."""
+        if not filters:
             return None
-        sql = "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE " + " AND ".join(clauses)
+        where, args = _filter_sql(filters)
+        sql = f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}"
         return [r[0] for r in self.db.execute(sql, args)]
+
+    def keyword(self, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+        """(passage id, bm25 score) of the best full-text matches, higher is better.
+
+        Args:
+            match: an FTS5 query, e.g. '"solar" OR "roof"'.
+            limit: how many.
+            filters: applied in the same query, so `limit` hits come back when they exist.
+        """
+        where, args = _filter_sql(filters)
+        if not filters:  # FTS5 orders by rank fastest on its own, without the join
+            sql = "SELECT rowid, -rank FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rank LIMIT ?"
+            return self.db.execute(sql, [match, limit]).fetchall()
+        sql = (
+            "SELECT f.rowid, -bm25(passages_fts) AS s FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.doc_id"
+            f" WHERE passages_fts MATCH ? AND {where} ORDER BY s DESC LIMIT ?"
+        )
+        return self.db.execute(sql, [match, *args, limit]).fetchall()
+
+    def keyword_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
+        """bm25 score of each given passage for an FTS5 query (0 where it does not match)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks})"
+        return dict(self.db.execute(sql, [match, *ids]).fetchall())
 
     def rows(self, ids: Sequence[int]) -> dict[int, Row]:
         """Passages with their document fields and topics, by id."""
@@ -320,14 +361,14 @@ class Store:
             "SELECT passage_id, score FROM passage_topics WHERE topic = ? ORDER BY score DESC LIMIT ?", (topic, limit)
         ).fetchall()
 
-    def doc_of(self, passage_id: int) -> str:
-        """The document name of a passage; NotFoundError if there is no such passage."""
+    def doc_of(self, passage_id: int) -> tuple[str, str | None]:
+        """(document name, city) of a passage; NotFoundError if there is no such passage."""
         row = self.db.execute(
-            "SELECT d.name FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?", (passage_id,)
+            "SELECT d.name, d.city FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?", (passage_id,)
         ).fetchone()
         if not row:
             raise NotFoundError(f"no passage with id {passage_id} in {self.path.parent}")
-        return row[0]
+        return row[0], row[1]
 
     def info(self) -> dict:
         """What the index holds, for `policymine info`."""
@@ -360,6 +401,35 @@ class Store:
                 )
             ],
         }
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a script; a trigger body's own semicolons do not end it."""
+    statements, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    return statements
+
+
+def _filter_sql(filters: Filters) -> tuple[str, list]:
+    """A WHERE clause over passages `p` joined with documents `d` for the given filters."""
+    conditions = [
+        (filters.exclude_doc, "d.name != ?", [filters.exclude_doc]),
+        (filters.topic, "p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)", [filters.topic]),
+        (filters.city, "d.city = ? COLLATE NOCASE", [filters.city]),
+        (filters.country, "d.country = ? COLLATE NOCASE", [filters.country]),
+        (filters.doc, "(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)", [filters.doc, f"%{filters.doc}%", f"%{filters.doc}%"]),
+        (filters.lang, "d.lang = ? COLLATE NOCASE", [filters.lang]),
+        (filters.year_from, "d.year >= ?", [filters.year_from]),
+        (filters.year_to, "d.year <= ?", [filters.year_to]),
+    ]
+    clauses = [clause for value, clause, _ in conditions if value is not None]
+    args = [arg for value, _, values in conditions if value is not None for arg in values]
+    return " AND ".join(clauses) or "1", args
 
 
 class _Transaction:

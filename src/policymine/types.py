@@ -83,6 +83,23 @@ class DocumentTags:
     entities: list[tuple[str, str, int]]  # (text, label, count)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which passages a search may return; applied inside the search."""
+
+    topic: str | None = None
+    city: str | None = None
+    country: str | None = None
+    doc: str | None = None  # file name, or part of the file name or title
+    lang: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    exclude_doc: str | None = None  # `similar`: never the passage's own document
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f) is not None for f in self.__dataclass_fields__)
+
+
 @dataclass
 class Hit:
     """One search result."""
@@ -100,6 +117,8 @@ class Hit:
     lang: str
     section: str | None = None
     page_end: int | None = None  # set when the passage runs on over a page break
+    year: int | None = None
+    explain: dict | None = None  # why it matched, when asked (search --explain)
 
     @property
     def pages(self) -> str:
@@ -107,7 +126,10 @@ class Hit:
         return page_span(self.page, self.page_end)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.explain is None:
+            del data["explain"]
+        return data
 
 
 @dataclass

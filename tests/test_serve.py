@@ -1,0 +1,62 @@
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import settings_for
+
+from policymine.serve import make_server, parse_params
+
+
+@pytest.fixture(scope="module")
+def url(fake_index):
+    server = make_server(settings_for(fake_index), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_search_over_http_takes_the_cli_parameters(url):
+    status, body = get(f"{url}/search?q=participatory+budgeting&k=3&mode=keyword&country=US&per-doc=1&explain=1")
+    assert status == 200 and body["took_ms"] >= 0
+    hits = body["hits"]
+    assert hits[0]["doc"] == "06-boston-participatory-budgeting.pdf" and hits[0]["explain"]["keyword"]["terms"]
+    assert all(h["country"] == "US" for h in hits) and len({h["doc"] for h in hits}) == len(hits)
+
+
+def test_similar_and_health(url):
+    status, body = get(f"{url}/similar?text=residents+vote+on+the+budget&k=2")
+    assert status == 200 and len(body["hits"]) == 2
+    passage = body["hits"][0]["passage_id"]
+    status, body = get(f"{url}/similar?id={passage}&k=2")
+    assert status == 200 and all(h["passage_id"] != passage for h in body["hits"])
+    assert get(f"{url}/health")[1]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "path, status, message",
+    [
+        ("/search", 400, "missing parameter q"),
+        ("/search?q=solar&k=many", 400, "expects a whole number"),
+        ("/search?q=solar&mode=fuzzy", 400, "unknown search mode"),
+        ("/similar?id=999999", 404, "no passage with id 999999"),
+        ("/nothing", 404, "no such endpoint"),
+    ],
+)
+def test_bad_requests_get_a_json_error(url, path, status, message):
+    code, body = get(url + path)
+    assert code == status and message in body["error"]
+
+
+def test_parse_params():
+    assert parse_params("q=a+b&year-from=2015&k=3") == {"q": "a b", "year_from": 2015, "k": 3}
