@@ -96,3 +96,49 @@ def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
     with Store(tmp_path) as store:
         assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
         assert len(store.keyword('"passage"', 10, Filters())) == 2
+
+
+def _clustered(n, dim=32, seed=1):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dim))
+    v = centres[rng.integers(0, 20, n)] + rng.normal(scale=0.4, size=(n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_large_corpus_gets_an_ivf_index_with_exact_filtered_search(tmp_path, monkeypatch):
+    """The index type follows the size (EXACT_MAX lowered so a test can cross it)."""
+    import policymine.index as ix
+
+    monkeypatch.setattr(ix, "EXACT_MAX", 1000)
+    vectors = _clustered(4000)
+    ids = np.arange(100, 4100)
+    index = ix.build(32, ids, vectors)
+    assert index.factory == ix.factory_for(4000) == f"IVF{ix.nlist_for(4000)},SQ8"
+    assert ix.build(32, ids[:500], vectors[:500]).factory == "Flat"
+    queries = _clustered(30, seed=2)
+    exact = VectorIndex(32)
+    exact.add(ids, vectors)
+    recall = np.mean([
+        len({i for i, _ in index.search(q, 10)} & {i for i, _ in exact.search(q, 10)}) / 10 for q in queries
+    ])
+    assert recall >= 0.9
+    allowed = ids[ids % 97 == 0].tolist()  # ~40 scattered passages: a selector alone would miss most
+    for q in queries[:5]:
+        assert [i for i, _ in index.search(q, 10, allowed)] == [i for i, _ in exact.search(q, 10, allowed)]
+    index.remove([int(ids[0])])
+    assert int(ids[0]) not in index.ids() and len(index) == 3999
+    index.save(tmp_path / "x.faiss")
+    loaded = VectorIndex.load(tmp_path / "x.faiss", 32)
+    assert loaded.factory == index.factory and sorted(loaded.ids()) == sorted(index.ids())
+
+
+def test_open_index_switches_type_when_the_corpus_outgrows_it(tmp_path, monkeypatch):
+    import policymine.index as ix
+
+    with Store(tmp_path, create=True) as store:
+        store.replace_document(_doc(), TAGS, _passages(60), _clustered(60, dim=4))
+        assert open_index(store, 4).factory == "Flat"
+        monkeypatch.setattr(ix, "EXACT_MAX", 50)
+        monkeypatch.setattr(ix, "TRAIN_PER_LIST", 3)
+        assert open_index(store, 4).factory == ix.factory_for(60) != "Flat"
+        assert open_index(store, 4).factory == ix.factory_for(60)  # saved, and loaded as it is

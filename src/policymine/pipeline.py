@@ -21,11 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError
 from .extract import extract, sha256_file
-from .index import VectorIndex, check_model, open_index, save_index
+from .index import build, check_model, open_index, save_index
 from .segment import segment
 from .store import Store
 from .tag import Tagger, load_taxonomy
@@ -259,9 +261,7 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
         ids, texts = store.passage_texts()
         vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)
         store.replace_vectors(ids, vectors, model=name, dim=dim)
-        index = VectorIndex(dim)
-        index.add(ids, vectors)
-        save_index(store, index)
+        save_index(store, build(dim, np.asarray(ids, dtype=np.int64), vectors))
     return len(ids)
 
 
