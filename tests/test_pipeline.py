@@ -18,9 +18,10 @@ def _state(index_dir):
 
 def test_discover_finds_supported_files_recursively(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/x.pdf", "a/b/y.md", "a/b/z.txt", "a/skip.docx", "a/.hidden.pdf"):
+    for name in ("a/x.pdf", "a/b/y.md", "a/b/z.txt", "a/skip.docx", "a/.hidden.pdf", "a/README.md", "a/b/LICENSE.txt"):
         (tmp_path / name).write_text("x")
     assert sorted(p.name for p in discover([tmp_path / "a"])) == ["x.pdf", "y.md", "z.txt"]
+    assert [p.name for p in discover([tmp_path / "a" / "README.md"])] == ["README.md"]  # named: taken
 
 
 def test_incremental_ingest_unchanged_changed_pruned(corpus_copy, tmp_path):

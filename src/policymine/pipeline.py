@@ -84,15 +84,22 @@ class IngestReport:
         return {"summary": self.summary(), "files": [asdict(f) for f in self.files]}
 
 
+# A folder's own documentation is not a policy document: ../shared/corpus/README.md was
+# indexed as one. Named explicitly, such a file is still taken.
+FOLDER_NOTES = {"readme", "license", "licence", "changelog", "contributing", "manifest"}
+
+
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to process: given files as they are, folders searched recursively for supported types."""
+    """Files to process: given files as they are, folders searched recursively for supported
+    types (hidden files and folder notes such as README.md left out)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found += sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and p.stem.lower() not in FOLDER_NOTES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             found.append(path)  # missing or unsupported: extract() says why
