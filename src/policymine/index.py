@@ -108,19 +108,28 @@ class VectorIndex:
         if len(ids):
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
-    def search(self, vector: np.ndarray, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
-        """The k nearest (id, score) pairs, restricted to `allowed` ids when given."""
+    def search(
+        self, vector: np.ndarray, k: int, allowed: Sequence[int] | None = None, excluded: Sequence[int] = ()
+    ) -> list[tuple[int, float]]:
+        """The k nearest (id, score) pairs, restricted to `allowed` ids when given, never `excluded` ones."""
+        if len(excluded) and allowed is not None:
+            allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), np.asarray(excluded, dtype=np.int64))
         if not len(self) or k < 1 or (allowed is not None and not len(allowed)):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        params = None
+        selector = None
         if allowed is not None:
             if self.ivf is not None and len(allowed) <= FILTER_EXACT_MAX:
                 return self._exact(query[0], k, np.asarray(allowed, dtype=np.int64))
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            k = min(k, len(allowed))
+        elif len(excluded):
+            self._excluded = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))  # kept alive for the Not
+            selector = faiss.IDSelectorNot(self._excluded)
+        params = None
+        if selector is not None:
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.ivf is not None
                       else faiss.SearchParameters(sel=selector))
-            k = min(k, len(allowed))
         scores, ids = self.index.search(query, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 

@@ -37,6 +37,10 @@ POOL = 100  # candidates taken from each ranked list before fusion and the per-d
 RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009); not tuned
 DENSE_WEIGHT = 0.5  # `fusion = "weighted"`: share of the dense score in the weighted sum
 MMR_LAMBDA = 0.7  # `similar`: relevance vs. novelty; 1.0 would be plain nearest neighbours
+# Fragments (captions, source lines, stray headings) are left out of the dense list: the
+# embedding of a five-word line matches a short query better than any paragraph does, so
+# they topped searches while never answering one. Keyword search still finds them.
+MIN_DENSE_WORDS = 15
 
 # Function words dropped from keyword queries, English and German: an OR query over "the"
 # would match every passage.
@@ -82,6 +86,7 @@ class Searcher:
             name, dim = model_spec(settings.model)
             check_model(self.store, name, dim)
             self.index: VectorIndex = open_index(self.store, dim)
+            self.fragments = self.store.fragment_ids(MIN_DENSE_WORDS)
         except PolicymineError:
             self.store.close()
             raise
@@ -140,7 +145,7 @@ class Searcher:
         allowed = self.store.filter_ids(filters) if mode != "keyword" else None
         pool = max(POOL, 4 * k)
         while True:  # widen the pool until k hits survive the per-document cap, or nothing is left
-            dense = self.index.search(vector, pool, allowed) if vector is not None else []
+            dense = self.index.search(vector, pool, allowed, self.fragments) if vector is not None else []
             keyword = self.store.keyword(fts_query(terms), pool, filters) if mode != "dense" and terms else []
             ranked = self._fuse(dense, keyword, mode)
             hits = self._capped(ranked, k)
@@ -244,7 +249,7 @@ class Searcher:
             vector = self.embedder.embed_batch([text])[0]
         allowed = self.store.filter_ids(filters)
         pool = max(POOL, 4 * k)
-        scored = self.index.search(vector, pool, allowed)
+        scored = self.index.search(vector, pool, allowed, self.fragments)
         rows = self.store.rows([pid for pid, _ in scored])
         if city:  # "what did other cities do": the source's own city only when nothing else is left
             others = [(pid, s) for pid, s in scored if rows[pid].city != city]

@@ -297,6 +297,12 @@ class Store:
         rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
         return [r[0] for r in rows], [r[1] for r in rows]
 
+    def fragment_ids(self, min_words: int) -> np.ndarray:
+        """Ids of passages shorter than `min_words` words (counted by spaces and line breaks)."""
+        words = "length(text) - length(replace(replace(text, ' ', ''), char(10), '')) + 1"
+        return np.array([r[0] for r in self.db.execute(f"SELECT id FROM passages WHERE {words} < ?", (min_words,))],
+                        dtype=np.int64)
+
     def passage_ids(self) -> np.ndarray:
         """Every stored passage id, ascending."""
         return np.array([r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
