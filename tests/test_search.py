@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 from conftest import settings_for
 
@@ -129,7 +131,7 @@ def test_real_model_cross_lingual_city_filter(real_index):
 
 
 def test_fragments_are_left_out_of_the_dense_list_only(fake_index, monkeypatch):
-    import policymine.search as search_module
+    search_module = importlib.import_module("policymine.search")
 
     monkeypatch.setattr(search_module, "MIN_DENSE_WORDS", 45)  # the briefs' passages have 40 words or more
     with Searcher(settings_for(fake_index)) as searcher:

@@ -1,33 +1,33 @@
 """policymine: mine city policy PDFs for comparable practices across cities.
 
-The public API, one entry point per stage. Names are imported on first use (PEP 562), so
-that `policymine search` loads only the query path, never PDF parsing, spaCy or torch.
+The public API, one entry point per stage. No model is loaded, and nothing heavy
+(torch, spaCy, pdfplumber) is imported, at import time: the stages import those when they
+run, so that `policymine search` starts fast (tests/test_cold_start.py keeps it so).
 """
 
-from importlib import import_module
+from .config import Settings, load
+from .digest import build_digest, write_digest
+from .errors import PolicymineError
+from .extract import extract
+from .pipeline import ingest, reembed, tag_files
+from .search import search, similar
+from .segment import segment
+from .types import Filters
 
 __version__ = "0.1.0"
 
-_API = {
-    "Filters": "types",
-    "PolicymineError": "errors",
-    "Settings": "config",
-    "build_digest": "digest",
-    "extract": "extract",
-    "ingest": "pipeline",
-    "load": "config",
-    "reembed": "pipeline",
-    "search": "search",
-    "segment": "segment",
-    "similar": "search",
-    "tag_files": "pipeline",
-    "write_digest": "digest",
-}
-
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str):
-    if name not in _API:
-        raise AttributeError(f"module 'policymine' has no attribute {name!r}")
-    return getattr(import_module(f".{_API[name]}", __name__), name)
+__all__ = [
+    "Filters",
+    "PolicymineError",
+    "Settings",
+    "build_digest",
+    "extract",
+    "ingest",
+    "load",
+    "reembed",
+    "search",
+    "segment",
+    "similar",
+    "tag_files",
+    "write_digest",
+]
