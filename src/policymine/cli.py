@@ -7,7 +7,6 @@ nothing else does. Any PolicymineError becomes one line on stderr and exit code 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from pathlib import Path

@@ -16,8 +16,7 @@ from .config import Settings
 from .errors import PolicymineError
 from .practices import practices
 from .search import Searcher, to_hit
-from .types import Filters
-from .types import Practice
+from .types import Filters, Practice
 
 CANDIDATES = 80  # passages considered before practice filtering
 UNKNOWN_CITY = "Other or unknown place"
