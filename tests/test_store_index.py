@@ -92,6 +92,8 @@ def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
         store.db.execute("DROP TABLE passages_fts")
         for trigger in ("passages_fts_insert", "passages_fts_delete"):
             store.db.execute(f"DROP TRIGGER {trigger}")
+        store.db.execute("DROP INDEX passages_words")  # and what migration 4 added
+        store.db.execute("ALTER TABLE passages DROP COLUMN words")
         store.set_meta(schema_version=2)
     with Store(tmp_path) as store:
         assert store.meta()["schema_version"] == str(SCHEMA_VERSION)

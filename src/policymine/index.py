@@ -120,15 +120,15 @@ class VectorIndex:
         if not len(self) or k < 1 or (allowed is not None and not len(allowed)):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        selector = None
+        selector = excluded_ids = None  # a selector must outlive the search that uses it
         if allowed is not None:
             if self.ivf is not None and len(allowed) <= FILTER_EXACT_MAX:
                 return self._exact(query[0], k, np.asarray(allowed, dtype=np.int64))
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             k = min(k, len(allowed))
         elif len(excluded):
-            self._excluded = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))  # kept alive for the Not
-            selector = faiss.IDSelectorNot(self._excluded)
+            excluded_ids = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))
+            selector = faiss.IDSelectorNot(excluded_ids)
         params = None
         if selector is not None:
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.ivf is not None

@@ -83,10 +83,8 @@ class Searcher:
         self.settings = settings
         self.store = Store(settings.index_dir)
         try:
-            name, dim = model_spec(settings.model)
-            check_model(self.store, name, dim)
-            self.index: VectorIndex = open_index(self.store, dim)
-            self.fragments = self.store.fragment_ids(MIN_DENSE_WORDS)
+            name, self.dim = model_spec(settings.model)
+            check_model(self.store, name, self.dim)
         except PolicymineError:
             self.store.close()
             raise
@@ -100,6 +98,16 @@ class Searcher:
     def close(self) -> None:
         """Close the database."""
         self.store.close()
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        """The vector index, opened on first use: keyword searches never need it."""
+        return open_index(self.store, self.dim)
+
+    @cached_property
+    def fragments(self) -> np.ndarray:
+        """Ids of the passages left out of the dense list (under MIN_DENSE_WORDS words)."""
+        return self.store.fragment_ids(MIN_DENSE_WORDS)
 
     @cached_property
     def embedder(self) -> Embedder:

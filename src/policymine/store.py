@@ -103,6 +103,14 @@ MIGRATIONS = [
         INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     """,
+    # 4: passage length in words (spaces and line breaks + 1), indexed, so that search finds
+    # the fragments it leaves out of the dense list without reading every text at start-up.
+    """
+    ALTER TABLE passages ADD COLUMN words INTEGER GENERATED ALWAYS AS (
+        length(text) - length(replace(replace(text, ' ', ''), char(10), '')) + 1
+    ) VIRTUAL;
+    CREATE INDEX passages_words ON passages(words);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -283,8 +291,13 @@ class Store:
         """(ids, vectors) of the given passages, or of all passages."""
         if ids is None:
             rows = self.db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
-        else:
-            rows = [r for i in ids for r in self.db.execute("SELECT id, vector FROM passages WHERE id = ?", (i,))]
+        else:  # one query per 500 ids, not per id; rows come back in the order asked
+            ids = [int(i) for i in ids]
+            found: dict[int, bytes] = {}
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                marks = ",".join("?" * len(chunk))
+                found.update(self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk).fetchall())
+            rows = [(i, found[i]) for i in ids if i in found]
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         return (
@@ -299,9 +312,8 @@ class Store:
 
     def fragment_ids(self, min_words: int) -> np.ndarray:
         """Ids of passages shorter than `min_words` words (counted by spaces and line breaks)."""
-        words = "length(text) - length(replace(replace(text, ' ', ''), char(10), '')) + 1"
-        return np.array([r[0] for r in self.db.execute(f"SELECT id FROM passages WHERE {words} < ?", (min_words,))],
-                        dtype=np.int64)
+        rows = self.db.execute("SELECT id FROM passages WHERE words < ?", (min_words,))
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def passage_ids(self) -> np.ndarray:
         """Every stored passage id, ascending."""
