@@ -60,3 +60,36 @@ def test_bad_requests_get_a_json_error(url, path, status, message):
 
 def test_parse_params():
     assert parse_params("q=a+b&year-from=2015&k=3") == {"q": "a b", "year_from": 2015, "k": 3}
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/search?q=solar&k=0", "'k' must be within 1..1000"),
+        ("/search?q=solar&k=5000", "'k' must be within 1..1000"),
+        ("/search?q=solar&per_doc=0", "'per_doc' must be within 1..100"),
+        ("/search?q=solar&topic=weather", "unknown topic 'weather'"),
+        ("/search?q=solar&colour=red", "unknown parameter 'colour'"),
+        ("/search?q=" + "x" * 1001, "at most 1000"),
+        ("/search?q=+++", "missing parameter q"),
+        ("/search?q=solar&year-from=20", "'year-from' must be within"),
+        ("/similar?q=solar", "unknown parameter 'q'"),
+    ],
+)
+def test_every_parameter_is_checked(url, path, message):
+    code, body = get(url + path)
+    assert code == 400 and message in body["error"]
+
+
+def test_concurrent_requests_all_answer(url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["rooftop solar", "participatory budgeting", "heat", "affordable housing", "bike lanes"] * 8
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda q: get(f"{url}/search?q={q.replace(' ', '+')}&k=3"), queries))
+    assert all(code == 200 and len(body["hits"]) == 3 for code, body in answers)
+    # the same query answers the same however many run at once
+    by_query = {}
+    for q, (_, body) in zip(queries, answers):
+        by_query.setdefault(q, set()).add(tuple(h["passage_id"] for h in body["hits"]))
+    assert all(len(results) == 1 for results in by_query.values())

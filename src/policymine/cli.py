@@ -300,6 +300,7 @@ def reembed(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="Requests searched at once; more wait.")] = 4,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -308,13 +309,13 @@ def serve(
 
     Endpoints take the same parameters as the commands: /search?q=...&k=&mode=&topic=&city=
     &country=&doc=&lang=&year_from=&year_to=&per_doc=&explain=1, /similar?id=... or ?text=...,
-    and /health.
+    and /health. Bad parameters get status 400 and {"error": "..."}.
 
     Example: policymine serve --port 8765 &  curl 'http://127.0.0.1:8765/search?q=heat+plan&k=3'
     """
     from .serve import make_server
 
-    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port)
+    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port, threads)
     err.print(f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop")
     try:
         server.serve_forever()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -97,7 +98,22 @@ class Searcher:
 
     def close(self) -> None:
         """Close the database."""
+        if "_background" in self.__dict__:
+            self._background.shutdown()
         self.store.close()
+
+    def sibling(self) -> Searcher:
+        """Another Searcher on the same index for another thread: its own database connection,
+        this one's vector index and query model (both are read-only and safe to share)."""
+        other = Searcher(self.settings)
+        for name in ("index", "fragments", "embedder"):
+            other.__dict__[name] = getattr(self, name)
+        return other
+
+    @cached_property
+    def _background(self) -> ThreadPoolExecutor:
+        """The thread that runs the keyword list alongside the dense one."""
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword")
 
     @cached_property
     def index(self) -> VectorIndex:
@@ -127,7 +143,13 @@ class Searcher:
     # ------------------------------------------------------------------ search
 
     def search(
-        self, query: str, k: int = 10, filters: Filters = Filters(), mode: str = "hybrid", explain: bool = False
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters = Filters(),
+        mode: str = "hybrid",
+        explain: bool = False,
+        per_doc: int | None = None,
     ) -> list[Hit]:
         """The k best passages for a query, at most `per_doc` from one document.
 
@@ -137,6 +159,7 @@ class Searcher:
             filters: topic, city, country, document, language and year restrictions.
             mode: "hybrid", "dense" or "keyword".
             explain: attach to each hit why it matched (`Hit.explain`).
+            per_doc: at most this many hits from one document (default: `settings.per_doc`).
 
         Returns:
             Hits, best first, ranks from 1.
@@ -149,14 +172,24 @@ class Searcher:
         terms = query_terms(query)
         if mode == "keyword" and not terms:
             raise PolicymineError(f"no words to match in {query!r} (only stopwords): try --mode dense")
-        vector = self.embedder.embed_batch([query])[0] if mode != "keyword" else None
-        allowed = self.store.filter_ids(filters) if mode != "keyword" else None
         pool = max(POOL, 4 * k)
+        vector = None
         while True:  # widen the pool until k hits survive the per-document cap, or nothing is left
-            dense = self.index.search(vector, pool, allowed, self.fragments) if vector is not None else []
-            keyword = self.store.keyword(fts_query(terms), pool, filters) if mode != "dense" and terms else []
+            # The keyword list runs in a second thread while this one embeds the query and asks
+            # FAISS: SQLite and numpy both release the GIL, so hybrid costs the slower list only.
+            keyword_list = (
+                self._background.submit(self.store.keyword, fts_query(terms), pool, filters)
+                if mode != "dense" and terms else None
+            )
+            dense = []
+            if mode != "keyword":
+                if vector is None:
+                    vector = self.embedder.embed_batch([query])[0]
+                    allowed = self.store.filter_ids(filters)
+                dense = self.index.search(vector, pool, allowed, self.fragments)
+            keyword = keyword_list.result() if keyword_list else []
             ranked = self._fuse(dense, keyword, mode)
-            hits = self._capped(ranked, k)
+            hits = self._capped(ranked, k, per_doc or self.settings.per_doc)
             if len(hits) == k or (len(dense) < pool and len(keyword) < pool):
                 break
             pool *= 4
@@ -186,7 +219,7 @@ class Searcher:
                 c.score = sum(1.0 / (RRF_K + part[0]) for part in (c.dense, c.keyword) if part)
         return sorted(candidates.values(), key=lambda c: -c.score)
 
-    def _capped(self, ranked: list[_Candidate], k: int) -> list[Hit]:
+    def _capped(self, ranked: list[_Candidate], k: int, cap: int) -> list[Hit]:
         """The first k candidates with at most `per_doc` from one document."""
         hits: list[Hit] = []
         per_doc: dict[str, int] = {}
@@ -196,7 +229,7 @@ class Searcher:
             rows = self.store.rows([c.id for c in chunk])
             for c in chunk:
                 row = rows.get(c.id)
-                if row is None or per_doc.get(row.doc, 0) >= self.settings.per_doc:
+                if row is None or per_doc.get(row.doc, 0) >= cap:
                     continue
                 per_doc[row.doc] = per_doc.get(row.doc, 0) + 1
                 hits.append(to_hit(row, rank=len(hits) + 1, score=c.score))
@@ -235,7 +268,12 @@ class Searcher:
     # ------------------------------------------------------------------ similar
 
     def similar(
-        self, passage_id: int | None = None, text: str | None = None, k: int = 10, filters: Filters = Filters()
+        self,
+        passage_id: int | None = None,
+        text: str | None = None,
+        k: int = 10,
+        filters: Filters = Filters(),
+        per_doc: int | None = None,
     ) -> list[Hit]:
         """Comparable passages from other documents (and other cities), diversified with MMR.
 
@@ -244,6 +282,7 @@ class Searcher:
             text: or any text, e.g. a practice you are drafting.
             k: how many hits.
             filters: as for search.
+            per_doc: as for search.
         """
         if (passage_id is None) == (text is None or not text.strip()):
             raise PolicymineError("give a passage id or --text, not both")
@@ -262,9 +301,11 @@ class Searcher:
         if city:  # "what did other cities do": the source's own city only when nothing else is left
             others = [(pid, s) for pid, s in scored if rows[pid].city != city]
             scored = others if len(others) >= k else scored
-        return self._mmr(vector, scored, rows, k)
+        return self._mmr(vector, scored, rows, k, per_doc or self.settings.per_doc)
 
-    def _mmr(self, vector: np.ndarray, scored: list[tuple[int, float]], rows: dict[int, Row], k: int) -> list[Hit]:
+    def _mmr(
+        self, vector: np.ndarray, scored: list[tuple[int, float]], rows: dict[int, Row], k: int, cap: int
+    ) -> list[Hit]:
         """Greedy maximal marginal relevance under the per-document cap."""
         if not scored:
             return []
@@ -280,7 +321,7 @@ class Searcher:
             best = max(left, key=lambda i: gain[i])
             left.discard(best)
             doc = rows[int(ids[best])].doc
-            if per_doc.get(doc, 0) >= self.settings.per_doc:
+            if per_doc.get(doc, 0) >= cap:
                 continue
             per_doc[doc] = per_doc.get(doc, 0) + 1
             chosen.append(best)

@@ -8,30 +8,44 @@ the search itself (milliseconds instead of a process start). The parameters are 
     GET /health
 
 Answers are JSON: {"hits": [...], "took_ms": 3.1}, or {"error": "..."} with status 400
-(bad parameters) or 404 (unknown passage). It listens on 127.0.0.1 only by default and
-serves one request at a time: the SQLite connection and FAISS index belong to one thread.
+(a bad or unknown parameter) or 404 (unknown passage or endpoint). Every parameter is checked
+before any search runs. It listens on 127.0.0.1 by default. Requests are answered by a
+thread each; a pool of `threads` searchers (each with its own SQLite connection, all sharing
+the one vector index and query model) bounds how many search at once, the rest queue.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import time
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
-from .search import Searcher
+from .search import MODES, Searcher
 from .types import Filters
 
-_INT_PARAMS = ("k", "per_doc", "year_from", "year_to", "id")
+THREADS = 4  # searchers answering at once; on 2 cores more only queue inside the CPU
+MAX_K = 1000
+MAX_PER_DOC = 100
+MAX_QUERY_CHARS = 1000  # a query, not a document: longer texts go to /similar?text=
+MAX_TEXT_CHARS = 20_000
+_BOUNDS = {"k": (1, MAX_K), "per_doc": (1, MAX_PER_DOC), "year_from": (1000, 9999), "year_to": (1000, 9999)}
+_INT_PARAMS = (*_BOUNDS, "id")
 _FILTERS = ("topic", "city", "country", "doc", "lang", "year_from", "year_to")
+_ENDPOINTS = {
+    "/search": {"q", "k", "mode", "per_doc", "explain", *_FILTERS},
+    "/similar": {"id", "text", "k", "per_doc", *_FILTERS},
+    "/health": set(),
+}
 
 
 def parse_params(query: str) -> dict[str, Any]:
-    """Request parameters by name ("year-from" and "year_from" alike), numbers as ints."""
+    """Request parameters by name ("year-from" and "year_from" alike), numbers as checked ints."""
     params: dict[str, Any] = {}
     for key, values in parse_qs(query, keep_blank_values=False).items():
         name = key.replace("-", "_")
@@ -41,54 +55,88 @@ def parse_params(query: str) -> dict[str, Any]:
                 value = int(value)
             except ValueError:
                 raise PolicymineError(f"parameter {key!r} expects a whole number, got {value!r}") from None
+            low, high = _BOUNDS.get(name, (0, 2**63 - 1))
+            if not low <= value <= high:
+                raise PolicymineError(f"parameter {key!r} must be within {low}..{high}, got {value}")
         params[name] = value
     return params
 
 
-class Service:
-    """The request logic, apart from HTTP: parameters in, JSON-ready dict out."""
+def check_params(path: str, params: dict[str, Any], topics: list[str]) -> None:
+    """PolicymineError (NotFoundError for an unknown endpoint) naming the first bad parameter."""
+    if path not in _ENDPOINTS:
+        raise NotFoundError(f"no such endpoint {path}: use {', '.join(_ENDPOINTS)}")
+    unknown = sorted(set(params) - _ENDPOINTS[path])
+    if unknown:
+        raise PolicymineError(f"unknown parameter {unknown[0]!r} for {path}; known: {', '.join(sorted(_ENDPOINTS[path]))}")
+    if path == "/search":
+        if not params.get("q", "").strip():
+            raise PolicymineError("missing parameter q: /search?q=rooftop+solar")
+        if len(params["q"]) > MAX_QUERY_CHARS:
+            raise PolicymineError(f"q is {len(params['q'])} characters; at most {MAX_QUERY_CHARS} (use /similar?text= for passages)")
+        if params.get("mode", "hybrid") not in MODES:
+            raise PolicymineError(f"unknown search mode {params['mode']!r}: use one of {', '.join(MODES)}")
+    if path == "/similar" and len(params.get("text", "")) > MAX_TEXT_CHARS:
+        raise PolicymineError(f"text is {len(params['text'])} characters; at most {MAX_TEXT_CHARS}")
+    if params.get("topic") and params["topic"] not in topics:
+        raise PolicymineError(f"unknown topic {params['topic']!r}; known topics: {', '.join(topics)}")
 
-    def __init__(self, settings: Settings):
+
+class Service:
+    """The request logic, apart from HTTP: parameters in, JSON-ready dict out. Thread-safe."""
+
+    def __init__(self, settings: Settings, threads: int = THREADS):
         self.settings = settings
-        self.searcher = Searcher(settings)
-        self.searcher.embedder.embed_batch(["warm up"])  # load the query model before the first request
+        first = Searcher(settings)
+        first.embedder.embed_batch(["warm up"])  # load the query model and index before the first request
+        _ = first.index, first.fragments  # loaded now, not by the first request
+        self.topics = first.topics
+        self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
+        self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
+        for searcher in self._searchers:
+            self._idle.put(searcher)
 
     def close(self) -> None:
         """Close the index."""
-        self.searcher.close()
+        for searcher in self._searchers:
+            searcher.close()
+
+    @contextmanager
+    def _searcher(self):
+        searcher = self._idle.get()
+        try:
+            yield searcher
+        finally:
+            self._idle.put(searcher)
 
     def handle(self, path: str, params: dict[str, Any]) -> dict:
         """Answer one request; PolicymineError for bad input."""
         start = time.perf_counter()
-        k = params.get("k", 10)
-        if not 1 <= k <= 1000:
-            raise PolicymineError("k must be within 1..1000")
+        check_params(path, params, self.topics)
+        k, per_doc = params.get("k", 10), params.get("per_doc")
         filters = Filters(**{name: params[name] for name in _FILTERS if name in params})
-        if "per_doc" in params:
-            self.searcher.settings = replace(self.settings, per_doc=params["per_doc"])
-        try:
+        with self._searcher() as searcher:
+            if path == "/health":
+                return {"status": "ok", "index_dir": str(self.settings.index_dir), "passages": len(searcher.index)}
             if path == "/search":
-                if "q" not in params:
-                    raise PolicymineError("missing parameter q: /search?q=rooftop+solar")
-                explain = params.get("explain", "0").lower() in ("1", "true", "yes")
-                hits = self.searcher.search(params["q"], k, filters, params.get("mode", "hybrid"), explain)
-            elif path == "/similar":
-                hits = self.searcher.similar(params.get("id"), params.get("text"), k, filters)
-            elif path == "/health":
-                return {"status": "ok", "index_dir": str(self.settings.index_dir), "passages": len(self.searcher.index)}
+                explain = str(params.get("explain", "0")).lower() in ("1", "true", "yes")
+                hits = searcher.search(params["q"], k, filters, params.get("mode", "hybrid"), explain, per_doc)
             else:
-                raise NotFoundError(f"no such endpoint {path}: use /search, /similar or /health")
-        finally:
-            self.searcher.settings = self.settings
+                hits = searcher.similar(params.get("id"), params.get("text"), k, filters, per_doc)
         return {"hits": [h.to_dict() for h in hits], "took_ms": round((time.perf_counter() - start) * 1000, 2)}
 
 
-def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -> HTTPServer:
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck client must not keep the process alive on Ctrl-C
+    request_queue_size = 128  # the listen backlog: bursts of clients wait instead of being refused
+
+
+def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765, threads: int = THREADS) -> ThreadingHTTPServer:
     """An HTTP server answering from the index in `settings.index_dir` (call serve_forever)."""
-    service = Service(settings)
+    service = Service(settings, threads)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        def do_GET(self) -> None:  # the name http.server calls
             url = urlparse(self.path)
             try:
                 status, body = 200, service.handle(url.path, parse_params(url.query))
@@ -96,6 +144,8 @@ def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -
                 status, body = 404, {"error": str(exc)}
             except PolicymineError as exc:
                 status, body = 400, {"error": str(exc)}
+            except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
+                status, body = 500, {"error": f"internal error ({type(exc).__name__}: {exc})"}
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -106,6 +156,6 @@ def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -
         def log_message(self, *args: object) -> None:  # one line per request is noise for an API
             pass
 
-    server = HTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.service = service  # type: ignore[attr-defined]
     return server
