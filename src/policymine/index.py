@@ -70,6 +70,10 @@ class VectorIndex:
         self.ivf = faiss.try_extract_index_ivf(self.index) if "IVF" in type(self.index).__name__ else None
         if self.ivf is not None:
             self.ivf.nprobe = NPROBE
+        # Search parameters excluding a set of ids, by the id of that (never modified) array:
+        # search passes the same fragment ids every time, and building the selector over
+        # thousands of ids took a few ms a query. The array is kept, so its id stays unique.
+        self._exclusions: dict[int, tuple] = {}  # id -> (array, parameters, selectors kept alive)
 
     @property
     def factory(self) -> str:
@@ -120,21 +124,30 @@ class VectorIndex:
         if not len(self) or k < 1 or (allowed is not None and not len(allowed)):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        selector = excluded_ids = None  # a selector must outlive the search that uses it
+        selector = params = None  # a selector must outlive the search that uses it
         if allowed is not None:
             if self.ivf is not None and len(allowed) <= FILTER_EXACT_MAX:
                 return self._exact(query[0], k, np.asarray(allowed, dtype=np.int64))
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            params = self._params(selector)
             k = min(k, len(allowed))
         elif len(excluded):
-            excluded_ids = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))
-            selector = faiss.IDSelectorNot(excluded_ids)
-        params = None
-        if selector is not None:
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.ivf is not None
-                      else faiss.SearchParameters(sel=selector))
+            params = self._excluding(excluded)
         scores, ids = self.index.search(query, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        if self.ivf is not None:
+            return faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)
+        return faiss.SearchParameters(sel=selector)
+
+    def _excluding(self, excluded: Sequence[int]) -> faiss.SearchParameters:
+        """Search parameters that skip the `excluded` ids, built once per array."""
+        if id(excluded) not in self._exclusions:
+            batch = faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64))
+            selector = faiss.IDSelectorNot(batch)
+            self._exclusions[id(excluded)] = (excluded, self._params(selector), (batch, selector))
+        return self._exclusions[id(excluded)][1]
 
     def _exact(self, query: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """Score the allowed passages' (decoded) vectors one by one: exact for small filtered sets."""
