@@ -36,9 +36,16 @@ CANDIDATES = 400  # practice records considered for a topic; a query looks at th
 MAX_PRACTICES = 40
 CANDIDATE_PER_DOC = 25
 PER_DOC = 4  # at most this many practices from one document
-CLUSTER_SIMILARITY = 0.45  # average cosine similarity at which two clusters of practices merge
+CLUSTER_SIMILARITY = 0.42  # average cosine similarity at which two clusters of practices merge
 NEAR_DUPLICATE = 0.92  # a practice this similar to one already chosen repeats it
 UNKNOWN_CITY = "Other or unknown place"
+SINGLES = "further practices (no close match elsewhere)"
+# Words too general to label a cluster, beyond search.STOPWORDS.
+LABEL_STOPWORDS = frozenset(
+    """also each many mean more much well year years will would shall which their there these those within without where
+    kann können soll sollen sollte werden wird wurde wurden zwei drei vier dabei diese dieser dieses damit dass einem einer
+    sowie sind ihre ihrer hier dort jahr jahre jahren bereits sowie durch weitere weiteren neue neuen""".split()
+)
 
 
 @dataclass
@@ -176,15 +183,21 @@ def _cluster(practices: list[Practice], vectors: np.ndarray) -> list[Cluster]:
             break
         a, b = pair
         groups[a] = groups[a] + groups.pop(b)
+    # Practices like no other stay together at the end, so the clusters on top are the comparable ones.
+    singles = [i for g in groups if len(g) == 1 for i in g]
+    groups = [g for g in groups if len(g) > 1]
     terms = _distinctive_terms([[practices[i] for i in g] for g in groups])
-    clusters = [Cluster(label=", ".join(t[:3]) or "other practices", terms=t, practices=[practices[i] for i in g])
+    clusters = [Cluster(label=", ".join(t[:3]) or "similar practices", terms=t, practices=[practices[i] for i in g])
                 for g, t in zip(groups, terms)]
     # Clusters that span cities first: that is what a digest is for; then the bigger ones.
-    return sorted(clusters, key=lambda c: (-len(c.cities), -len(c.practices), c.label))
+    clusters.sort(key=lambda c: (-len(c.cities), -len(c.practices), c.label))
+    if singles:
+        clusters.append(Cluster(label=SINGLES, terms=[], practices=[practices[i] for i in singles]))
+    return clusters
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower()) if w not in STOPWORDS]
+    return [w for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower()) if w not in STOPWORDS and w not in LABEL_STOPWORDS]
 
 
 def _distinctive_terms(groups: list[list[Practice]], n: int = 5) -> list[list[str]]:

@@ -27,6 +27,7 @@ from importlib import resources
 from .config import Settings
 from .errors import PolicymineError
 from .search import to_hit
+from .segment import SENTENCE_END_RE
 from .store import Row, Store
 from .types import Entity, Filters, Practice
 
@@ -172,8 +173,9 @@ _QUANTITY_RE = re.compile(
     r"|\d[\d.,]*\s?(?:t|tonnes|tons|kt|mt|tonnen)\s?(?:of\s)?(?:co2e?|co₂e?|cO2)(?:-?äquivalente?n?|-?eq)?"
     r"|\d[\d.,]*\s?(?:kwh|mwh|gwh|kwp|kw|mw|gw)\b"
     r"|\d[\d.,]*\s?(?:km|kilometres|kilometers|miles|hectares|ha|m²|m2|acres)\b"
-    r"|\d[\d.,]*\s?(?:new |affordable |social |public )?(?:households|homes|units|dwellings|apartments|flats|buildings|trees|residents|jobs|projects"
-    r"|stations|chargers|vehicles|buses|bikes|wohnungen|haushalte|gebäude|bäume|einwohner|projekte|ladepunkte|fahrzeuge)\b",
+    r"|\d[\d.,]*\s?(?:[^\W\d][\w-]* )?(?:households|homes|units|dwellings|apartments|flats|buildings|trees|residents|jobs|projects|heat pumps"
+    r"|panels|participants|stations|chargers|vehicles|buses|bikes|wohnungen|haushalte|gebäude|bäume|einwohner|projekte|ladepunkte|fahrzeuge"
+    r"|wärmepumpen|teilnehmende)\b",
     re.IGNORECASE,
 )
 _ORG_PATTERN_RE = re.compile(
@@ -181,7 +183,6 @@ _ORG_PATTERN_RE = re.compile(
     r"|Landeshauptstadt [A-ZÄÖÜ][\w-]+|Stadt [A-ZÄÖÜ][\w-]+|Gemeinderat|Stadtrat|[A-Z][\w-]+ (Department|Agency|Authority) of [A-Z][\w ]+?(?=[,.;)]| and| to)"
     r"|Department of [A-Z][\w ]+?(?=[,.;)]| and| to)|Metro [A-Z][\w]+( [A-Z][\w]+)?)"
 )
-_SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"'”)]?|$)")
 
 
 @dataclass
@@ -238,6 +239,7 @@ def record(
         [e.text for e in entities if e.label in ("ORG", "GPE") and e.text in text]
         + [m.group(0) for m in _ORG_PATTERN_RE.finditer(text)]
     )
+    actors = [a for a in actors if not any(a.lower() in b.lower() and a != b for b in actors)]  # "Council" in "City Council"
     title, title_from = _title(section, quote)
     evidence: dict[str, str | list[str]] = {
         "title": title_from,
@@ -302,7 +304,7 @@ def normalise(text: str) -> str:
 
 def _quote(text: str, pages: dict[int, str], page: int, page_end: int) -> tuple[str, int]:
     """The passage's best one to three sentences that stand on one page, and that page."""
-    sentences = [s.strip() for s in _SENTENCE_RE.findall(" ".join(text.split())) if len(s.split()) >= 4]
+    sentences = [s.strip() for s in SENTENCE_END_RE.split(" ".join(text.split())) if len(s.split()) >= 4]
     if not sentences:
         return "", page
     ranked = sorted(range(len(sentences)), key=lambda i: -_sentence_weight(sentences[i]))
@@ -331,7 +333,9 @@ def _trim(quote: str, limit: int = 70) -> str:
 
 def _title(section: str | None, quote: str) -> tuple[str, str]:
     """A short title: a specific section heading, else the quote's opening words."""
-    if section and 2 <= len(section.split()) <= 14 and not re.fullmatch(r"[\d\W]+|(chapter|kapitel|section|teil)\b.*", section, re.I):
+    section = re.sub(r"^\d+(\.\d+)*\.?\s+", "", section or "") or None
+    if (section and 2 <= len(section.split()) <= 14 and section[:1].isalpha() and not section.rstrip().endswith((":", "-", ","))
+            and not re.search(r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}", section, re.I)):
         return section, section
     words = re.sub(r"^(\d+(\.\d+)*\.?|[•▪\-–])\s*", "", quote).split()
     title = " ".join(words[:10]).rstrip(",;:") + (" …" if len(words) > 10 else "")
