@@ -75,4 +75,4 @@ def test_every_stored_quote_is_on_its_page(fake_index):
 def test_eval_practices_on_the_labelled_set():
     report = evaluate_practices(ROOT / "eval/practices.jsonl", "test")
     assert report.rows == 120 and report.gold == 39
-    assert report.precision > 0.4 and report.recall > 0.4
+    assert report.detection.precision > 0.4 and report.detection.recall > 0.4

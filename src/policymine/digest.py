@@ -41,11 +41,13 @@ NEAR_DUPLICATE = 0.92  # a practice this similar to one already chosen repeats i
 UNKNOWN_CITY = "Other or unknown place"
 SINGLES = "further practices (no close match elsewhere)"
 # Words too general to label a cluster, beyond search.STOPWORDS.
-LABEL_STOPWORDS = frozenset(
-    """also each many mean more much well year years will would shall which their there these those within without where
-    kann können soll sollen sollte werden wird wurde wurden zwei drei vier dabei diese dieser dieses damit dass einem einer
-    sowie sind ihre ihrer hier dort jahr jahre jahren bereits sowie durch weitere weiteren neue neuen""".split()
-)
+LABEL_STOPWORDS = frozenset([
+    "also", "bereits", "dabei", "damit", "dass", "diese", "dieser", "dieses", "dort", "drei", "durch", "each",
+    "einem", "einer", "hier", "ihre", "ihrer", "jahr", "jahre", "jahren", "kann", "können", "many", "mean",
+    "more", "much", "neue", "neuen", "shall", "sind", "soll", "sollen", "sollte", "sowie", "their", "there",
+    "these", "those", "vier", "weitere", "weiteren", "well", "werden", "where", "which", "will", "wird", "within",
+    "without", "would", "wurde", "wurden", "year", "years", "zwei",
+])
 
 
 @dataclass

@@ -148,21 +148,14 @@ class PracticeReport:
     status_stated: int  # true practices to which the detector gave a status at all
 
     @property
-    def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / self.gold if self.gold else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    def detection(self) -> TopicScore:
+        """Precision, recall and F1 of "is a practice", scored as one topic would be."""
+        return TopicScore("practice", support=self.gold, predicted=self.predicted, correct=self.true_positives)
 
     def to_dict(self) -> dict:
         return {
-            **self.__dict__, "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1, 3),
+            **self.__dict__, "precision": round(self.detection.precision, 3), "recall": round(self.detection.recall, 3),
+            "f1": round(self.detection.f1, 3),
             "instrument_accuracy": round(self.instrument_correct / self.gold, 3) if self.gold else 0.0,
             "status_accuracy": round(self.status_correct / self.gold, 3) if self.gold else 0.0,
         }

@@ -96,8 +96,8 @@ _IMPERATIVE = (
 )
 CUES: dict[str, re.Pattern] = {
     "actor_action": re.compile(rf"\b{_ACTOR}\b[^.;:]{{0,60}}?\b{_VERB}\w*", re.IGNORECASE),
-    "named_actor_action": re.compile(rf"\b[A-ZÄÖÜ][\w-]+\b[^.;:]{{0,30}}?\b(launched|introduced|adopted|established|funds|funded|installed"
-                                     rf"|built|created|requires|required|offers|provides|runs|opened|fördert|bietet|hat|haben)\b"),
+    "named_actor_action": re.compile(r"\b[A-ZÄÖÜ][\w-]+\b[^.;:]{0,30}?\b(launched|introduced|adopted|established|funds|funded|installed"
+                                     r"|built|created|requires|required|offers|provides|runs|opened|fördert|bietet|hat|haben)\b"),
     "german_action": re.compile(rf"\b{_GERMAN_ACTION}\b", re.IGNORECASE),
     "imperative": re.compile(rf"(^|\n|[•▪\-–]\s*|\b\d+(\.\d+)*\.?\s+|\b[A-Z][\w-]*-\d+(\.\d+)?:\s*)\s*{_IMPERATIVE}\b"),
     "action_item": re.compile(r"\b(action|measure|maßnahme|strategy|policy|massnahme)\s*[A-Z]*[- ]?\d+(\.\d+)*\b|^\s*\d+(\.\d+){1,}\s", re.IGNORECASE | re.MULTILINE),
@@ -128,7 +128,7 @@ def features(text: str, section: str | None = None) -> dict[str, float]:
     feats["instrument"] = min(1.0, sum(map(len, _instrument_matches(text).values())) / 3)
     feats["number_density"] = min(1.0, 10 * len(CUES["number"].findall(text)) / words)
     feats["short"] = 1.0 if words < 30 else 0.0
-    feats["section_action"] = 1.0 if section and re.search(r"\b(action|measure|maßnahme|programm|program|initiative|projekt)", section, re.I) else 0.0
+    feats["section_action"] = 1.0 if section and re.search(r"\b(action|measure|maßnahme|programm|program|initiative|projekt)", section, re.IGNORECASE) else 0.0
     return feats
 
 
@@ -285,7 +285,7 @@ def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) 
 
 
 def list_practices(
-    settings: Settings, filters: Filters = Filters(), instrument: str | None = None, limit: int | None = None,
+    settings: Settings, filters: Filters | None = None, instrument: str | None = None, limit: int | None = None,
     rebuild: bool = False,
 ) -> list[Practice]:
     """Stored practice records, best first, filtered by topic, city, ... and instrument type."""
@@ -293,7 +293,7 @@ def list_practices(
         raise PolicymineError(f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}")
     with Store(settings.index_dir) as store:
         ensure_practices(store, rebuild)
-        found = store.practices(filters, instrument, limit)
+        found = store.practices(filters or Filters(), instrument, limit)
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 
@@ -335,7 +335,7 @@ def _title(section: str | None, quote: str) -> tuple[str, str]:
     """A short title: a specific section heading, else the quote's opening words."""
     section = re.sub(r"^\d+(\.\d+)*\.?\s+", "", section or "") or None
     if (section and 2 <= len(section.split()) <= 14 and section[:1].isalpha() and not section.rstrip().endswith((":", "-", ","))
-            and not re.search(r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}", section, re.I)):
+            and not re.search(r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}", section, re.IGNORECASE)):
         return section, section
     words = re.sub(r"^(\d+(\.\d+)*\.?|[•▪\-–])\s*", "", quote).split()
     title = " ".join(words[:10]).rstrip(",;:") + (" …" if len(words) > 10 else "")

@@ -338,11 +338,11 @@ class Store:
         return passages, entities, pages
 
     def practices(
-        self, filters: Filters = Filters(), instrument: str | None = None, limit: int | None = None,
+        self, filters: Filters | None = None, instrument: str | None = None, limit: int | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[tuple[Row, dict]]:
         """Stored practice records with their passage rows, best first: filtered, or of the given passage ids."""
-        where, args = _filter_sql(filters)
+        where, args = _filter_sql(filters or Filters())
         if instrument:
             where, args = f"{where} AND r.instrument = ?", [*args, instrument]
         if ids is not None:
