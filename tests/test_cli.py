@@ -27,7 +27,7 @@ def ix(tmp_path_factory):
     return index_dir
 
 
-@pytest.mark.parametrize("command", ["ingest", "search", "similar", "serve", "reembed", "tag", "digest", "info", "extract"])
+@pytest.mark.parametrize("command", ["ingest", "search", "similar", "serve", "reembed", "tag", "digest", "practices", "info", "extract"])
 def test_every_command_has_help_with_an_example(command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -130,7 +130,18 @@ def test_digest_markdown_html_json(ix, tmp_path):
     assert run("digest", "--query", "residents vote", "--index-dir", ix, "--model", "fake", "--out", html).exit_code == 0
     assert "<blockquote>" in html.read_text()
     data = json.loads(run("digest", "--topic", "energy", "--index-dir", ix, "--model", "fake", "--json").stdout)
-    assert data["cities"][0]["practices"][0]["citation"].endswith(f"p. {data['cities'][0]['practices'][0]['page']}")
+    first = data["clusters"][0]["practices"][0]
+    assert first["citation"].endswith(f"p. {first['page']}")
+
+
+def test_practices_listing_and_eval(ix):
+    data = json.loads(run("practices", "--index-dir", ix, "--topic", "energy", "--json").stdout)
+    assert data and all("energy" in p["topics"] and p["quote"] and p["evidence"]["city"] == "document metadata" for p in data)
+    assert "p. " in run("practices", "--index-dir", ix, "-n", "2").stdout
+    bad = run("practices", "--index-dir", ix, "--instrument", "subsidy")
+    assert bad.exit_code == 1 and "unknown instrument" in bad.stderr
+    report = json.loads(run("eval", "practices", CORPUS.parent / "eval/practices.jsonl", "--split", "dev", "--json").stdout)
+    assert report["rows"] == 125 and 0 < report["precision"] <= 1 and 0 < report["recall"] <= 1
 
 
 def test_tag_jsonl_and_csv(tmp_path):

@@ -94,6 +94,7 @@ def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
             store.db.execute(f"DROP TRIGGER {trigger}")
         store.db.execute("DROP INDEX passages_words")  # and what migration 4 added
         store.db.execute("ALTER TABLE passages DROP COLUMN words")
+        store.db.execute("DROP TABLE practices")  # and what migration 5 added
         store.set_meta(schema_version=2)
     with Store(tmp_path) as store:
         assert store.meta()["schema_version"] == str(SCHEMA_VERSION)

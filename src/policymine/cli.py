@@ -414,29 +414,62 @@ def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
 
 
 @app.command()
+def practices(
+    topic: Topic = None,
+    city: City = None,
+    instrument: Annotated[str | None, typer.Option("--instrument", help="Only this instrument type, e.g. regulation, funding_incentive.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many records.")] = 20,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompute every practice record from the stored passages first.")] = False,
+    index_dir: IndexDir = None,
+    config_file: ConfigFile = None,
+    json_: Json = False,
+) -> None:
+    """Practice records: passages that describe a concrete measure, with title, instrument, actors, years, quantities and status.
+
+    Example: policymine practices --topic housing --instrument regulation --json
+    """
+    from .practices import list_practices
+
+    settings = config.load(config_file, index_dir=index_dir)
+    found = list_practices(settings, Filters(topic=topic, city=city), instrument, limit, rebuild)
+    if json_:
+        _print_json([p.to_dict() for p in found])
+        return
+    if not found:
+        err.print("no practices")
+    for p in found:
+        place = ", ".join(x for x in (p.hit.city, p.hit.country) if x) or "place unknown"
+        facts = " · ".join(x for x in (p.instrument or "-", p.status, ", ".join(map(str, p.years)), ", ".join(p.quantities[:3])) if x)
+        out.print(f"[bold]{escape(_snippet(p.title, 90))}[/]  [cyan]{p.score:.2f}[/]")
+        out.print(f"    [dim]{escape(place)} · {escape(facts)}[/]")
+        out.print(f"    {escape(_snippet(p.quote))}")
+        out.print(f"    [dim]{escape(p.citation)}[/]")
+
+
+@app.command()
 def digest(
     topic: Annotated[str | None, typer.Option("--topic", help="A taxonomy topic, e.g. energy.")] = None,
     query: Annotated[str | None, typer.Option("--query", help="A question or practice to look for.")] = None,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output file: .md or .html.")] = Path("digest.md"),
-    per_city: Annotated[int, typer.Option("--per-city", min=1, help="Practices per city.")] = 3,
+    city: Annotated[list[str] | None, typer.Option("--city", help="Only these cities (repeat the option).")] = None,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output file: .html or .md (a .png figure is written beside it).")] = Path("digest.md"),
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many practices.")] = 40,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
-    """A practice digest: comparable practices grouped by city, each with its citation.
+    """A practice digest: comparable practices clustered across cities, with a summary table, a topic-by-city heatmap and citations.
 
-    Example: policymine digest --topic housing --query "affordable housing quotas" --out housing.html
+    Example: policymine digest --query "protecting residents from extreme heat" --out heat.html
     """
     from .digest import build_digest, write_digest
 
-    result = build_digest(config.load(config_file, index_dir=index_dir, model=model), topic, query, per_city)
+    result = build_digest(config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit)
     if json_:
         _print_json(result.to_dict())
         return
     path = write_digest(result, out_file)
-    n = sum(len(g.practices) for g in result.groups)
-    err.print(f"wrote {path} · {n} practices from {len(result.groups)} places")
+    err.print(f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places in {len(result.clusters)} clusters")
 
 
 @app.command()
@@ -520,7 +553,7 @@ def extract(
 eval_app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
-    help="Measure quality on labelled data: topic tagging, document places, search.",
+    help="Measure quality on labelled data: topic tagging, document places, search, practice detection.",
 )
 app.add_typer(eval_app, name="eval")
 
@@ -592,6 +625,30 @@ def eval_search(
     if per_query:
         for r in report.per_query:
             out.print(f"{r['mode']:<8} {r['qid']:<6} nDCG@10 {r['ndcg@10']:.3f}  R@20 {r['recall@20']:.3f}  MRR {r['mrr']:.3f}")
+
+
+@eval_app.command("practices")
+def eval_practices(
+    labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\", \"is_practice\", \"instrument\", \"status\" (and \"split\").")] = Path("eval/practices.jsonl"),
+    split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
+    json_: Json = False,
+) -> None:
+    """Precision and recall of the practice detector; instrument and status accuracy on the true practices.
+
+    Example: policymine eval practices eval/practices.jsonl --split test
+    """
+    from .evaluate import evaluate_practices
+
+    report = evaluate_practices(labelled, split)
+    if json_:
+        _print_json(report.to_dict())
+        return
+    d = report.to_dict()
+    out.print(f"{report.rows} passages · split {split} · {report.gold} practices · threshold {report.threshold}")
+    out.print(f"precision {d['precision']:.3f} · recall {d['recall']:.3f} · F1 {d['f1']:.3f}"
+              f" ({report.true_positives} of {report.predicted} detected are practices)")
+    out.print(f"instrument accuracy {d['instrument_accuracy']:.3f} · status accuracy {d['status_accuracy']:.3f}"
+              f" (a status stated for {report.status_stated} of {report.gold}) on the true practices")
 
 
 @eval_app.command("places")

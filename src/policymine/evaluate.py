@@ -76,8 +76,11 @@ class TagReport:
         }
 
 
-def load_labelled(path: Path, split: str = "test") -> list[dict]:
-    """Labelled rows of one split ("all" for every row); a malformed line is an error naming it."""
+def load_labelled(path: Path, split: str = "test", needs: tuple[str, type] = ("topics", list)) -> list[dict]:
+    """Labelled rows of one split ("all" for every row); a malformed line is an error naming it.
+
+    `needs` names the label field each row must have, and its type.
+    """
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -90,8 +93,9 @@ def load_labelled(path: Path, split: str = "test") -> list[dict]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise PolicymineError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("topics"), list):
-            raise PolicymineError(f"{path}:{number}: a row needs \"text\" (string) and \"topics\" (list)")
+        key, kind = needs
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get(key), kind):
+            raise PolicymineError(f"{path}:{number}: a row needs \"text\" (string) and \"{key}\" ({kind.__name__})")
         if split == "all" or row.get("split", "test") == split:
             rows.append(row)
     if not rows:
@@ -127,6 +131,50 @@ def evaluate_tags(path: Path, settings: Settings, split: str = "test") -> TagRep
     rows = load_labelled(path, split)
     tagger, scores = topic_scores(rows, settings)
     return score_tags(rows, tagger, scores, split)
+
+
+@dataclass
+class PracticeReport:
+    """Precision and recall of the practice detector; instrument and status accuracy on the true practices."""
+
+    rows: int
+    split: str
+    threshold: float
+    true_positives: int
+    predicted: int
+    gold: int
+    instrument_correct: int
+    status_correct: int
+    status_stated: int  # true practices to which the detector gave a status at all
+
+    @property
+    def detection(self) -> TopicScore:
+        """Precision, recall and F1 of "is a practice", scored as one topic would be."""
+        return TopicScore("practice", support=self.gold, predicted=self.predicted, correct=self.true_positives)
+
+    def to_dict(self) -> dict:
+        return {
+            **self.__dict__, "precision": round(self.detection.precision, 3), "recall": round(self.detection.recall, 3),
+            "f1": round(self.detection.f1, 3),
+            "instrument_accuracy": round(self.instrument_correct / self.gold, 3) if self.gold else 0.0,
+            "status_accuracy": round(self.status_correct / self.gold, 3) if self.gold else 0.0,
+        }
+
+
+def evaluate_practices(path: Path, split: str = "test") -> PracticeReport:
+    """Score the practice detector on labelled passages (eval/practices.jsonl): no model runs."""
+    from .practices import MIN_PRACTICE_SCORE, detect, instrument_of, status_of
+
+    rows = load_labelled(path, split, needs=("is_practice", bool))
+    predicted = [detect(r["text"]) >= MIN_PRACTICE_SCORE for r in rows]
+    gold = [r for r in rows if r["is_practice"]]
+    statuses = [status_of(r["text"])[0] for r in gold]
+    return PracticeReport(
+        rows=len(rows), split=split, threshold=MIN_PRACTICE_SCORE,
+        true_positives=sum(p and r["is_practice"] for p, r in zip(predicted, rows)), predicted=sum(predicted), gold=len(gold),
+        instrument_correct=sum(instrument_of(r["text"])[0] == r["instrument"] for r in gold),
+        status_correct=sum(s == r["status"] for s, r in zip(statuses, gold)), status_stated=sum(s is not None for s in statuses),
+    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .embed import embed, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError
 from .extract import extract, sha256_file
 from .index import build, check_model, open_index, save_index
+from .practices import DETECTOR_VERSION, build_practices, ensure_practices
 from .segment import segment
 from .store import Store
 from .tag import Tagger, load_taxonomy
@@ -203,6 +204,8 @@ def ingest(
             else:
                 todo.append((path, "updated" if stored else "added"))
         index = open_index(store, dim)
+        if not store.documents():  # a new index: practice records are written document by document
+            store.set_meta(practices=DETECTOR_VERSION)
         if prune:
             for doc in store.documents():
                 if not Path(doc.path).exists():
@@ -213,6 +216,7 @@ def ingest(
                 _index_files(todo, store, index, (name, dim), settings, report, progress)
         finally:
             save_index(store, index)
+        ensure_practices(store)  # an index from before practice records gets them all once
     report.seconds = time.time() - started
     return report
 
@@ -242,6 +246,8 @@ def _index_files(
             try:
                 passages, vectors, tags = _analyse(result, tagger, settings)
                 removed, ids = store.replace_document(result, tags, passages, vectors)
+                if store.meta().get("practices") == DETECTOR_VERSION:
+                    build_practices(store, store.doc_ids([result.path]))
                 index.remove(removed)
                 index.add(ids, vectors)
                 report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))

@@ -19,7 +19,7 @@ from .config import Settings
 from .types import Block, Document, Passage
 
 _CLOSED_RE = re.compile(r"[.!?:;\"')»“”]\s*$")  # a text ending here ends its sentence
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
+SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
 MIN_FRAGMENT_WORDS = 8  # a leftover shorter than this is not worth a passage on its own
 _LEADER_RE = re.compile(r"(?:\.\s?){4,}\s*[\dIVXivx]")  # "Introduction ........ 5": a contents line
 
@@ -133,7 +133,7 @@ def _split_block(block: Block, page: int, max_words: int) -> list[_Piece]:
     pieces: list[tuple[str, int, int]] = []
     cursor = 0
     sentences: list[tuple[int, int]] = []
-    for m in _SENTENCE_END_RE.finditer(block.text):
+    for m in SENTENCE_END_RE.finditer(block.text):
         sentences.append((cursor, m.start()))
         cursor = m.end()
     sentences.append((cursor, len(block.text)))

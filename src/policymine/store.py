@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexMismatchError, IndexNotFoundError, NotFoundError
-from .types import Document, DocumentTags, Filters, Passage
+from .types import Document, DocumentTags, Entity, Filters, Passage
 
 DB_FILE = "policymine.db"
 
@@ -110,6 +110,20 @@ MIGRATIONS = [
         length(text) - length(replace(replace(text, ' ', ''), char(10), '')) + 1
     ) VIRTUAL;
     CREATE INDEX passages_words ON passages(words);
+    """,
+    # 5: practice records (practices.py): one row per passage that describes a concrete practice,
+    # the fields and their evidence as JSON. Filled at ingest; an older index is backfilled on
+    # first use (meta `practices` records the detector version that filled it).
+    """
+    CREATE TABLE practices (
+        passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        instrument TEXT,
+        status TEXT,
+        page INTEGER NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX practices_instrument ON practices(instrument, score);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -285,7 +299,78 @@ class Store:
         self.db.execute("DELETE FROM documents WHERE id = ?", row)
         return ids
 
+    def replace_practices(self, doc_ids: Sequence[int] | None, records: Sequence[dict]) -> None:
+        """Swap the practice records of some documents (all when `doc_ids` is None), in one transaction."""
+        with self.transaction():
+            if doc_ids is None:
+                self.db.execute("DELETE FROM practices")
+            else:
+                for doc_id in doc_ids:
+                    self.db.execute(
+                        "DELETE FROM practices WHERE passage_id IN (SELECT id FROM passages WHERE doc_id = ?)", (doc_id,)
+                    )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO practices VALUES (?, ?, ?, ?, ?, ?)",
+                [(r["passage_id"], r["score"], r["instrument"], r["status"], r["page"], json.dumps(r, ensure_ascii=False))
+                 for r in records],
+            )
+
     # ------------------------------------------------------------------ reading
+
+    def doc_ids(self, paths: Sequence[str] | None = None) -> list[int]:
+        """Ids of the stored documents (of the given resolved paths only, when given)."""
+        if paths is None:
+            return [r[0] for r in self.db.execute("SELECT id FROM documents ORDER BY id")]
+        return [r[0] for p in paths for r in self.db.execute("SELECT id FROM documents WHERE path = ?", (p,))]
+
+    def document_passages(self, doc_id: int) -> tuple[list[tuple], dict[int, list[Entity]], dict[int, str]]:
+        """A document's passages (id, text, section, page, page_end), their entities by id, and its page texts."""
+        passages = self.db.execute(
+            "SELECT id, text, section, page, page_end FROM passages WHERE doc_id = ? AND kind = 'text' ORDER BY id", (doc_id,)
+        ).fetchall()
+        entities: dict[int, list[Entity]] = {}
+        for pid, text, label, norm, country in self.db.execute(
+            "SELECT e.passage_id, e.text, e.label, e.norm, e.country FROM entities e JOIN passages p ON p.id = e.passage_id"
+            " WHERE p.doc_id = ?", (doc_id,)
+        ):
+            entities.setdefault(pid, []).append(Entity(text, label, norm, country))
+        pages = dict(self.db.execute("SELECT number, text FROM pages WHERE doc_id = ?", (doc_id,)).fetchall())
+        return passages, entities, pages
+
+    def practices(
+        self, filters: Filters | None = None, instrument: str | None = None, limit: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[tuple[Row, dict]]:
+        """Stored practice records with their passage rows, best first: filtered, or of the given passage ids."""
+        where, args = _filter_sql(filters or Filters())
+        if instrument:
+            where, args = f"{where} AND r.instrument = ?", [*args, instrument]
+        if ids is not None:
+            where, args = f"{where} AND r.passage_id IN ({','.join('?' * len(ids))})", [*args, *ids]
+        sql = (
+            "SELECT r.passage_id, r.record FROM practices r JOIN passages p ON p.id = r.passage_id"
+            f" JOIN documents d ON d.id = p.doc_id WHERE {where} ORDER BY r.score DESC, r.passage_id"
+        )
+        if limit:
+            sql, args = f"{sql} LIMIT ?", [*args, limit]
+        found = self.db.execute(sql, args).fetchall()
+        rows = self.rows([pid for pid, _ in found])
+        return [(rows[pid], json.loads(record)) for pid, record in found if pid in rows]
+
+    def practice_counts(self) -> list[tuple[str, str, int]]:
+        """(topic, city, number of practice records) over the whole index, for the topic-by-city matrix."""
+        return self.db.execute(
+            "SELECT t.topic, d.city, COUNT(*) FROM practices r JOIN passage_topics t ON t.passage_id = r.passage_id"
+            " JOIN passages p ON p.id = r.passage_id JOIN documents d ON d.id = p.doc_id"
+            " WHERE d.city IS NOT NULL GROUP BY t.topic, d.city"
+        ).fetchall()
+
+    def page_text(self, doc: str, page: int) -> str | None:
+        """The extracted text of one page of a document (by file name); None if there is no such page."""
+        row = self.db.execute(
+            "SELECT g.text FROM pages g JOIN documents d ON d.id = g.doc_id WHERE d.name = ? AND g.number = ?", (doc, page)
+        ).fetchone()
+        return row[0] if row else None
 
     def vectors(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the given passages, or of all passages."""

@@ -134,16 +134,34 @@ class Hit:
 
 @dataclass
 class Practice:
-    """A passage that describes something a city did: the hit plus what kind of measure it is."""
+    """A passage that describes a concrete measure, with its record: each field as the text states it.
+
+    `evidence` maps each field to the words of the passage it was read from ("document
+    metadata" for city and country); a field the text does not support stays empty.
+    """
 
     hit: Hit
     score: float  # 0..1, how clearly the passage describes a concrete practice
-    instrument: str | None  # "subsidy" | "regulation" | "programme" | ...
+    instrument: str | None  # one of practices.INSTRUMENTS: "regulation", "funding_incentive", ...
+    title: str = ""
+    status: str | None = None  # "planned" | "adopted" | "implemented", where stated
+    actors: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    quantities: list[str] = field(default_factory=list)
+    quote: str = ""  # the evidence quote: one to three sentences, all on `quote_page`
+    quote_page: int | None = None
+    evidence: dict = field(default_factory=dict)
 
     @property
     def citation(self) -> str:
-        """Where it is written: title, file and page."""
-        return f"{self.hit.title} ({self.hit.doc}), p. {self.hit.pages}"
+        """Where the quote is written: title, file and page."""
+        return f"{self.hit.title} ({self.hit.doc}), p. {self.quote_page or self.hit.pages}"
 
     def to_dict(self) -> dict:
-        return {**self.hit.to_dict(), "practice_score": self.score, "instrument": self.instrument, "citation": self.citation}
+        return {
+            "passage_id": self.hit.passage_id, "title": self.title, "city": self.hit.city, "country": self.hit.country,
+            "topics": self.hit.topics, "instrument": self.instrument, "status": self.status, "actors": self.actors,
+            "years": self.years, "quantities": self.quantities, "quote": self.quote, "doc": self.hit.doc,
+            "document_title": self.hit.title, "page": self.quote_page or self.hit.page, "citation": self.citation,
+            "practice_score": self.score, "evidence": self.evidence,
+        }
