@@ -108,7 +108,7 @@ def build_digest(
         max_practices: at most this many practices in the digest.
 
     Returns:
-        The Digest: clusters with the most cities first.
+        The Digest: the most relevant clusters first.
     """
     if not topic and not query:
         raise PolicymineError("a digest needs --topic or --query (or both)")
@@ -119,8 +119,10 @@ def build_digest(
         store = searcher.store
         ensure_practices(store)
         if query:
-            hits = searcher.search(query, CANDIDATES, Filters(topic=topic), mode="dense")
-            relevance = {h.passage_id: h.score for h in hits}
+            # Hybrid, as a search would rank them: the query's own words ("heat") keep generic
+            # passages that are merely near in meaning ("climate hazards") from leading.
+            hits = searcher.search(query, CANDIDATES, Filters(topic=topic))
+            relevance = {h.passage_id: h.score / hits[0].score for h in hits}
             found = store.practices(ids=list(relevance))
             ranked = sorted(found, key=lambda rr: -relevance[rr[0].id] * (0.5 + rr[1]["score"]))
             scored = [to_practice(row, rec, score=relevance[row.id]) for row, rec in ranked]
@@ -191,8 +193,9 @@ def _cluster(practices: list[Practice], vectors: np.ndarray) -> list[Cluster]:
     terms = _distinctive_terms([[practices[i] for i in g] for g in groups])
     clusters = [Cluster(label=", ".join(t[:3]) or "similar practices", terms=t, practices=[practices[i] for i in g])
                 for g, t in zip(groups, terms)]
-    # Clusters that span cities first: that is what a digest is for; then the bigger ones.
-    clusters.sort(key=lambda c: (-len(c.cities), -len(c.practices), c.label))
+    # The most relevant clusters first (mean relevance to the query or topic of their practices):
+    # ordered by size, a broad cluster of generic plan statements led every query digest.
+    clusters.sort(key=lambda c: (-float(np.mean([p.hit.score for p in c.practices])), -len(c.cities), c.label))
     if singles:
         clusters.append(Cluster(label=SINGLES, terms=[], practices=[practices[i] for i in singles]))
     return clusters
