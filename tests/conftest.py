@@ -116,3 +116,38 @@ def make_bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
         "unsupported type": (folder / "slides.pptx", "unsupported file type"),
         "missing": (folder / "does-not-exist.pdf", "no such file"),
     }
+
+
+# The CLI in a child process with the fake embedder registered, for tests that kill or race a
+# real `policymine` process. POLICYMINE_TEST_EMBED_DELAY (seconds per batch) slows embedding
+# down, so that a test can act while an ingest is under way.
+_FAKE_CLI = """
+import os, sys, time
+sys.path.insert(0, {tests!r})
+import conftest
+from policymine.embed import EMBEDDERS
+
+class SlowFake(conftest.FakeEmbedder):
+    def embed_batch(self, texts):
+        time.sleep(float(os.environ.get("POLICYMINE_TEST_EMBED_DELAY", "0")))
+        return super().embed_batch(texts)
+
+EMBEDDERS["fake"] = SlowFake
+from policymine.cli import app
+app()
+"""
+
+
+def fake_cli(*args: object) -> list[str]:
+    """argv that runs `policymine ARGS --model fake` in a child process (run it with `child_env()`)."""
+    import sys
+
+    code = _FAKE_CLI.format(tests=str(Path(__file__).parent))
+    return [sys.executable, "-c", code, *map(str, args), "--model", "fake"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child policymine: this checkout's sources first, offline models."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    return env
