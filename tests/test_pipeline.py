@@ -77,3 +77,16 @@ def test_tag_files_yields_records_and_errors(tmp_path):
     assert record["city"] == "Munich" and record["passages"] and "housing" in record["topics"]
     assert error.reason == "empty file"
     assert not (tmp_path / "ix").exists()  # tagging never writes an index
+
+
+def test_a_file_over_the_time_limit_is_killed_and_reported_and_the_rest_go_on(tmp_path):
+    import multiprocessing
+
+    from conftest import long_pdf
+
+    slow = long_pdf(tmp_path / "slow.pdf", 1000)  # ~7 s to extract
+    settings = settings_for(tmp_path / "ix", workers=2, file_timeout=3)
+    report = ingest([slow, CORPUS / "01-berlin-solar.pdf"], settings)
+    assert [(f.path, f.reason) for f in report.failed] == [(str(slow), "timed out after 3 s")]
+    assert report.summary()["added"] == 1
+    assert not multiprocessing.active_children()  # the stuck worker was killed, the others stopped

@@ -30,7 +30,7 @@ import numpy as np
 
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, get_embedder, model_spec
-from .errors import ExtractionError, IndexLockedError, IndexMismatchError
+from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
 from .extract import extract, sha256_file
 from .index import build, check_model, open_index, save_index
 from .segment import segment
@@ -141,6 +141,7 @@ def _extract_safely(path: Path, settings: Settings) -> Document | ExtractionErro
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+READY = "ready"  # a worker's first message
 
 
 def _die_with_parent(parent: int) -> None:
@@ -168,6 +169,7 @@ def _extraction_worker(conn, settings: Settings, parent: int) -> None:
     """A worker process: extract each path received, send back the Document or the error."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent acts on it
+    conn.send(READY)  # a file's time limit starts when a worker is up, not while it boots
     while True:
         try:
             path = conn.recv()
@@ -186,8 +188,18 @@ class _Worker:
         self.process = context.Process(target=_extraction_worker, args=(child, settings, os.getpid()), daemon=True)
         self.process.start()
         child.close()
+        self.ready = False
         self.path: Path | None = None
         self.deadline = 0.0
+
+    def started(self) -> None:
+        """Note that the process has booted (its first message)."""
+        try:
+            self.ready = self.conn.recv() == READY
+        except (EOFError, OSError):
+            self.ready = False
+        if not self.ready:
+            raise PolicymineError(f"an extraction worker failed to start (exit code {self.process.exitcode})")
 
     def give(self, path: Path, timeout: float) -> None:
         """Start on a file, due within `timeout` seconds."""
@@ -227,14 +239,18 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
     try:
         while True:
             for worker in workers:
-                if worker.path is None and queue:
+                if worker.ready and worker.path is None and queue:
                     worker.give(queue.popleft(), settings.file_timeout)
             busy = [w for w in workers if w.path is not None]
-            if not busy:
+            if not busy and not queue:
                 return
-            ready = wait([w.conn for w in busy], timeout=max(0.0, min(w.deadline for w in busy) - time.monotonic()))
+            waiting = [w.conn for w in workers if w.path is not None or not w.ready]
+            due = min((w.deadline for w in busy), default=None)
+            ready = wait(waiting, timeout=None if due is None else max(0.0, due - time.monotonic()))
             for i, worker in enumerate(workers):
-                if worker.conn in ready:
+                if worker.conn in ready and not worker.ready:
+                    worker.started()
+                elif worker.conn in ready:
                     yield worker.take()
                 elif worker.path is not None and time.monotonic() >= worker.deadline:
                     path = worker.path
@@ -356,7 +372,8 @@ def _index_files(
                 index.add(ids, vectors)
                 report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-                report.files.append(FileResult(str(path), "failed", reason=f"indexing failed ({type(exc).__name__}: {exc})"))
+                reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
+                report.files.append(FileResult(str(path), "failed", reason=reason))
         if done % SAVE_EVERY == 0:
             save_index(store, index)
         if progress:
