@@ -32,7 +32,7 @@ from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
 from .extract import extract, sha256_file
-from .index import build, check_model, open_index, save_index
+from .index import INDEX_FILE, build, check_model, open_index, save_index
 from .segment import segment
 from .store import Store
 from .tag import Tagger, load_taxonomy
@@ -189,17 +189,17 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
+        self.crashed = False
         self.path: Path | None = None
         self.deadline = 0.0
 
     def started(self) -> None:
-        """Note that the process has booted (its first message)."""
+        """Note that the process has booted (its first message), or died booting."""
         try:
             self.ready = self.conn.recv() == READY
         except (EOFError, OSError):
-            self.ready = False
-        if not self.ready:
-            raise PolicymineError(f"an extraction worker failed to start (exit code {self.process.exitcode})")
+            self.process.join(1)
+        self.crashed = not self.ready
 
     def give(self, path: Path, timeout: float) -> None:
         """Start on a file, due within `timeout` seconds."""
@@ -213,6 +213,7 @@ class _Worker:
             return path, self.conn.recv()
         except (EOFError, OSError):
             self.process.join(1)
+            self.crashed = True
             return path, ExtractionError(path, f"extraction worker crashed (exit code {self.process.exitcode})")
 
     def kill(self) -> None:
@@ -236,6 +237,12 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
     # Biggest files first, so no worker is left with a long file at the end.
     queue = deque(sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0))
     workers = [_Worker(context, settings) for _ in range(min(settings.workers, len(paths)))]
+    failed_boots = 0  # in a row: a worker killed while booting is replaced, a broken install is not
+
+    def renew(i: int) -> None:
+        workers[i].kill()
+        workers[i] = _Worker(context, settings)
+
     try:
         while True:
             for worker in workers:
@@ -244,19 +251,33 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
             busy = [w for w in workers if w.path is not None]
             if not busy and not queue:
                 return
-            waiting = [w.conn for w in workers if w.path is not None or not w.ready]
             due = min((w.deadline for w in busy), default=None)
-            ready = wait(waiting, timeout=None if due is None else max(0.0, due - time.monotonic()))
+            wait(
+                [w.conn for w in workers if w.path is not None or not w.ready],
+                timeout=None if due is None else max(0.0, due - time.monotonic()),
+            )
             for i, worker in enumerate(workers):
-                if worker.conn in ready and not worker.ready:
+                # poll() now, not wait()'s answer: the consumer may have taken its time since
+                # then, and a result that came meanwhile must not be killed as overdue.
+                if worker.ready and worker.path is None:
+                    continue
+                if not worker.conn.poll():
+                    if worker.path is not None and time.monotonic() >= worker.deadline:
+                        path = worker.path
+                        renew(i)
+                        yield path, ExtractionError(path, f"timed out after {settings.file_timeout:g} s")
+                elif not worker.ready:
                     worker.started()
-                elif worker.conn in ready:
-                    yield worker.take()
-                elif worker.path is not None and time.monotonic() >= worker.deadline:
-                    path = worker.path
-                    worker.kill()
-                    workers[i] = _Worker(context, settings)
-                    yield path, ExtractionError(path, f"timed out after {settings.file_timeout:g} s")
+                    failed_boots = failed_boots + 1 if worker.crashed else 0
+                    if failed_boots >= 3:
+                        raise PolicymineError(f"extraction workers fail to start (exit code {worker.process.exitcode})")
+                    if worker.crashed:
+                        renew(i)
+                else:
+                    done = worker.take()
+                    if worker.crashed:
+                        renew(i)
+                    yield done
     finally:
         for worker in workers:
             worker.kill()
@@ -394,6 +415,9 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
     with _terminate_as_interrupt(), _ingest_lock(settings.index_dir), Store(settings.index_dir) as store:
         ids, texts = store.passage_texts()
         vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)
+        # The ids stay while the vectors change, so a crash before the new file is saved would
+        # leave an old file that passes open_index's id check: remove it first (it is rebuilt).
+        (settings.index_dir / INDEX_FILE).unlink(missing_ok=True)
         store.replace_vectors(ids, vectors, model=name, dim=dim)
         save_index(store, build(dim, np.asarray(ids, dtype=np.int64), vectors))
     return len(ids)
