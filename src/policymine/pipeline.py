@@ -4,7 +4,8 @@ extract (in worker processes) -> segment -> embed -> tag -> store + index. A fil
 sha256 is unchanged is skipped before any model is loaded; a changed file replaces its old
 passages in the database and in the vector index; a file that fails is reported with its
 reason and the rest of the batch goes on. Each document is committed on its own, and the
-vector index is saved at the end (and rebuilt from the database if a crash intervened).
+vector index is saved every 10 documents and at the end (and repaired from the database
+if a crash intervened). Extraction workers have a per-file time limit and die with the ingest.
 """
 
 from __future__ import annotations
