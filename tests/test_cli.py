@@ -303,3 +303,46 @@ def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
     assert (after["model"], after["dim"], after["topics"]) == ("other", 8, before["topics"])
     assert run("search", "solar", "--index-dir", copy, "--model", "other", "--json").exit_code == 0
     assert "was built with model other" in run("search", "solar", "--index-dir", copy, "--model", "fake").stderr
+
+
+def test_malformed_files_at_scale_get_one_line_each_and_nothing_indexed_is_lost(tmp_path):
+    from conftest import make_malformed_pdfs
+    from test_crash import assert_consistent, contents
+
+    ix = tmp_path / "ix"
+    assert run("ingest", CORPUS / "07-denver-climate-fund.pdf", "--index-dir", ix, "--model", "fake", "-q").exit_code == 0
+    before = contents(ix)
+    malformed = make_malformed_pdfs(tmp_path / "malformed")
+    bad = [path for path, _ in make_bad_inputs(tmp_path / "bad").values()]
+    result = run("ingest", tmp_path / "malformed", *bad, CORPUS / "01-berlin-solar.pdf",
+                 "--index-dir", ix, "--model", "fake", "--workers", "2", "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    report = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    failed = {f["path"] for f in report.values() if f["status"] == "failed"}
+    assert len(lines) == len(failed)  # one line per failed file, each naming it with its reason
+    for path in failed:
+        [line] = [line for line in lines if line.startswith(f"error: {path}: ")]
+        assert line == f"error: {path}: {report[path]['reason']}" and len(line) < 400
+    expected = {
+        "random bytes": "not a PDF (no %PDF- header)",
+        "random bytes after a header": "corrupt or truncated PDF",
+        "html": "not a PDF (no %PDF- header)",
+        "images only": "no text layer (scanned?)",
+        "a PDF named .txt": "a PDF named .txt: rename it to .pdf",
+        "binary .md": "binary file, not text",
+    }
+    for kind, reason in expected.items():
+        assert reason in report[str(malformed[kind])]["reason"], kind
+    for kind, path in malformed.items():
+        if kind.startswith("cut at"):  # cut short: unreadable, or readable enough (nothing else)
+            status, reason = report[str(path)]["status"], report[str(path)]["reason"] or ""
+            assert status == "added" or "corrupt or truncated PDF" in reason, (kind, reason)
+    assert report[str(malformed["huge page count"])]["status"] == "added"
+    assert report[str(malformed["huge page count"])]["pages"] == 1  # the one page that is there
+    assert report[str(malformed["1,000 pages"])]["status"] == "added"
+    assert report[str(malformed["1,000 pages"])]["pages"] == 1000
+    assert report[str(CORPUS / "01-berlin-solar.pdf")]["status"] == "added"
+    after = contents(ix)
+    assert after["07-denver-climate-fund.pdf"][0] == before["07-denver-climate-fund.pdf"][0]  # kept as it was
+    assert_consistent(ix)

@@ -1,5 +1,6 @@
 import shutil
 
+import pytest
 from conftest import CORPUS, make_bad_inputs, settings_for
 
 from policymine.errors import ExtractionError
@@ -77,3 +78,56 @@ def test_tag_files_yields_records_and_errors(tmp_path):
     assert record["city"] == "Munich" and record["passages"] and "housing" in record["topics"]
     assert error.reason == "empty file"
     assert not (tmp_path / "ix").exists()  # tagging never writes an index
+
+
+@pytest.fixture(scope="module")
+def slow_pdf(tmp_path_factory):
+    """4,000 tiny pages: half a minute to extract, far beyond the limits the tests set."""
+    from conftest import long_pdf
+
+    return long_pdf(tmp_path_factory.mktemp("slow") / "slow.pdf", 4000)
+
+
+def test_a_file_over_the_time_limit_is_killed_and_reported_and_the_rest_go_on(tmp_path, slow_pdf):
+    import multiprocessing
+
+    from policymine.pipeline import extract_all
+
+    slow = slow_pdf
+    quick = tmp_path / "quick.md"  # a text file: done in milliseconds however busy the machine
+    quick.write_text("# Heat plan\n\nThe city plants trees along every school route to cool the streets.\n")
+    settings = settings_for(tmp_path / "ix", workers=2, file_timeout=2)
+    results = dict(extract_all([slow, quick], settings))
+    assert str(results[slow]) == f"{slow}: timed out after 2 s"
+    assert results[quick].pages
+    assert not multiprocessing.active_children()  # the stuck worker was killed, the other stopped
+    report = ingest([slow], settings)  # and in an ingest's report
+    assert [(f.path, f.reason) for f in report.failed] == [(str(slow), "timed out after 2 s")]
+
+
+def test_a_worker_that_dies_on_a_file_is_reported_and_replaced(tmp_path, slow_pdf):
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from policymine.pipeline import extract_all
+
+    slow = slow_pdf  # the biggest file, so the one worker starts on it
+
+    def crash_the_worker():  # as a segfault in a PDF library would
+        deadline = time.monotonic() + 30
+        while not multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(4.0)  # booted (~1 s) and well into the file
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=crash_the_worker)
+    killer.start()
+    results = dict(extract_all([CORPUS / "01-berlin-solar.pdf", slow], settings_for(tmp_path / "ix")))
+    killer.join()
+    assert str(results[slow]) == f"{slow}: extraction worker crashed (exit code -9)"
+    assert results[CORPUS / "01-berlin-solar.pdf"].pages  # the replacement worker did the next file
+    assert not multiprocessing.active_children()

@@ -59,11 +59,19 @@ def test_open_index_rebuilds_a_missing_or_stale_faiss_file(tmp_path):
         _, ids = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
         index = open_index(store, 4)
         assert sorted(index.ids()) == ids
-        (tmp_path / INDEX_FILE).unlink()
-        assert sorted(open_index(store, 4).ids()) == ids
+        assert not (tmp_path / INDEX_FILE).exists()  # a reader never writes
+        assert sorted(open_index(store, 4, save=True).ids()) == ids
+        assert sorted(VectorIndex.load(tmp_path / INDEX_FILE, 4).ids()) == ids  # the writer does
         stale = VectorIndex(4)
-        stale.add([999], _vectors(1))
+        stale.add([999, ids[0]], _vectors(2))
         stale.save(tmp_path / INDEX_FILE)  # as after a crash between commit and save
+        repaired = open_index(store, 4)
+        assert sorted(repaired.ids()) == ids  # the stray 999 removed, the missing two added
+        vectors = dict(zip(*store.vectors()))
+        for i in ids[1:]:  # added from the database, not made up
+            assert np.allclose(repaired.index.reconstruct(i), vectors[i])
+        assert sorted(VectorIndex.load(tmp_path / INDEX_FILE, 4).ids()) == [ids[0], 999]  # unchanged by a reader
+        (tmp_path / INDEX_FILE).write_bytes(b"garbage")  # unreadable: rebuilt
         assert sorted(open_index(store, 4).ids()) == ids
 
 

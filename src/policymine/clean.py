@@ -53,6 +53,8 @@ _HYPHEN_KEEP_PREFIXES = {
 
 _CID_BULLET_RE = re.compile(r"^(\s*)\(cid:\d+\)\s+")
 _CID_RE = re.compile(r"\(cid:\d+\)")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 
 
 # Second parts that make English compounds, not word endings: "follow-up", "city-wide".
@@ -67,9 +69,16 @@ def normalize(text: str) -> str:
 
     Glyphs the PDF gives no Unicode for come out of pdfminer as "(cid:127)": at the start
     of a line that is a bullet; elsewhere it is dropped rather than indexed as a word.
+    Control characters (broken font maps give them) are dropped too, vertical tabs and form
+    feeds becoming line breaks; tabs and line breaks stay.
     """
-    text = _CID_RE.sub("", _CID_BULLET_RE.sub(r"\1• ", text))
-    return unicodedata.normalize("NFKC", text.translate(_TRANSLATE))
+    text = _CONTROL_RE.sub("", text.translate(_BREAKS))
+    for _ in range(8):  # to a fixed point: NFKC makes "(cid:1⁾" a glyph code, dropping one may join another
+        done = unicodedata.normalize("NFKC", _CID_RE.sub("", _CID_BULLET_RE.sub(r"\1• ", text)).translate(_TRANSLATE))
+        if done == text:
+            break
+        text = done
+    return text
 
 
 _DOUBLED_INITIAL_RE = re.compile(r"\b([A-ZÄÖÜ])\1 (?=[A-ZÄÖÜ]{2,}\b)")

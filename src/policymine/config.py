@@ -32,6 +32,7 @@ class Settings:
     per_doc: int = 3  # at most this many search hits from one document
     fusion: str = "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
     ocr: bool = False  # read pages without a usable text layer with Tesseract
+    file_timeout: float = 300.0  # seconds one file's extraction may take before its worker is killed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
@@ -44,6 +45,8 @@ class Settings:
             raise ConfigError("max_passage_words must not be below min_passage_words")
         if self.fusion not in ("rrf", "weighted"):
             raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
+        if not float(self.file_timeout) > 0:
+            raise ConfigError(f"file_timeout must be a positive number of seconds, got {self.file_timeout!r}")
         if not 0.0 <= self.topic_threshold <= 1.0:
             raise ConfigError(f"topic_threshold must be within 0..1, got {self.topic_threshold}")
 

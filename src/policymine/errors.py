@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def one_line(message: str, limit: int = 300) -> str:
+    """A message fit for a one-line report: whitespace (line breaks too) collapsed, length capped."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 class PolicymineError(Exception):
     """Base class: the CLI prints the message on one line and exits 1."""
 
@@ -19,8 +25,8 @@ class ExtractionError(PolicymineError):
 
     def __init__(self, path: object, reason: str) -> None:
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.reason = one_line(reason)  # a parser's message may run over lines; the report may not
+        super().__init__(f"{self.path}: {self.reason}")
 
     def __reduce__(self):  # errors travel back from extraction worker processes
         return (type(self), (self.path, self.reason))

@@ -129,6 +129,12 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def _extract_text_file(path: Path) -> Document:
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if head.startswith(b"%PDF-"):
+        raise ExtractionError(path, f"a PDF named {path.suffix}: rename it to .pdf")
+    if b"\0" in head:
+        raise ExtractionError(path, "binary file, not text")
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -11,9 +11,12 @@ The threshold is low because a warm query's budget is ~20 ms and embedding the q
 A filtered search on an IVF index scores the allowed passages exactly instead: their
 vectors sit in lists the query would not probe, so a selector alone returned 4 of 10.
 
-The index is a cache of the vectors in SQLite: `open_index` checks that both agree, and
-that the index type still fits the size, and rebuilds the FAISS file from the store when
-they do not (after a crash between a database commit and an index save, say).
+The index is a cache of the vectors in SQLite, which is the truth: `open_index` compares
+the FAISS ids with the stored passage ids (after a crash between a database commit and an
+index save, say, they differ) and repairs the difference, adding the missing vectors from
+the store and removing ids the store no longer has; it rebuilds when the file is missing or
+unreadable or the index type no longer fits the size. Only the writer (ingest) saves the
+repaired file; a reader (search, serve) repairs its copy in memory and never writes.
 """
 
 from __future__ import annotations
@@ -157,10 +160,22 @@ class VectorIndex:
         return [(int(allowed[i]), float(scores[i])) for i in top]
 
     def save(self, path: Path) -> None:
-        """Write atomically: a reader never sees a half-written file."""
-        tmp = path.with_suffix(".tmp")
+        """Write atomically and durably: a reader, or the next run after a crash or power
+        loss, sees the old file or the new one, never a half-written one."""
+        tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self.index, str(tmp))
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_model(store: Store, model: str, dim: int) -> None:
@@ -173,17 +188,31 @@ def check_model(store: Store, model: str, dim: int) -> None:
         )
 
 
-def open_index(store: Store, dim: int) -> VectorIndex:
-    """The vector index of a store, rebuilt from the stored vectors if it is missing or stale,
-    or when the corpus has outgrown its index type (exact → IVF, or IVF lists too few)."""
+def open_index(store: Store, dim: int, save: bool = False) -> VectorIndex:
+    """The vector index of a store, made to hold exactly the stored passages.
+
+    A stale file is repaired (missing vectors added from the store, stray ids removed), and
+    rebuilt when missing, unreadable, or outgrown by the corpus (exact -> IVF, or IVF lists
+    too few). `save=True` (the writer, holding the ingest lock) writes a repaired index
+    back; readers keep their repair in memory.
+    """
     path = store.path.parent / INDEX_FILE
     index = VectorIndex.load(path, dim)
-    stored = store.passage_ids()
-    if index is not None and np.array_equal(np.sort(index.ids()), stored) and index.factory == factory_for(len(stored)):
-        return index
-    ids, vectors = store.vectors()
-    index = build(dim, ids, vectors) if len(ids) else VectorIndex(dim)
-    index.save(path)
+    with store.snapshot():  # the ids and the vectors from one state of the database
+        stored = store.passage_ids()
+        if index is None or index.factory != factory_for(len(stored)):
+            ids, vectors = store.vectors()
+            index = build(dim, ids, vectors) if len(ids) else VectorIndex(dim)
+        else:
+            held = index.ids()
+            missing = np.setdiff1d(stored, held)
+            stray = np.setdiff1d(held, stored)
+            if not len(missing) and not len(stray):
+                return index
+            index.remove(stray)
+            index.add(*store.vectors(missing))
+    if save:
+        index.save(path)
     return index
 
 

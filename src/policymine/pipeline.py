@@ -4,20 +4,26 @@ extract (in worker processes) -> segment -> embed -> tag -> store + index. A fil
 sha256 is unchanged is skipped before any model is loaded; a changed file replaces its old
 passages in the database and in the vector index; a file that fails is reported with its
 reason and the rest of the batch goes on. Each document is committed on its own, and the
-vector index is saved at the end (and rebuilt from the database if a crash intervened).
+vector index is saved every 10 documents and at the end (and repaired from the database
+if a crash intervened). Extraction workers have a per-file time limit and die with the ingest.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import multiprocessing
+import os
 import signal
+import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Protocol
 
@@ -25,9 +31,9 @@ import numpy as np
 
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, get_embedder, model_spec
-from .errors import ExtractionError, IndexLockedError, IndexMismatchError
+from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
 from .extract import extract, sha256_file
-from .index import build, check_model, open_index, save_index
+from .index import INDEX_FILE, build, check_model, open_index, save_index
 from .practices import DETECTOR_VERSION, build_practices, ensure_practices
 from .segment import segment
 from .store import Store
@@ -136,41 +142,183 @@ def _extract_safely(path: Path, settings: Settings) -> Document | ExtractionErro
         return ExtractionError(path, f"extraction failed ({type(exc).__name__}: {exc})")
 
 
-def _leave_interrupts_to_parent() -> None:
-    """Ctrl-C reaches every process of the terminal's group; only the parent should act on it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+READY = "ready"  # a worker's first message
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the ingest that started it ends, even by SIGKILL: on Linux the
+    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG), elsewhere a thread watches the parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+        else:
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _extraction_worker(conn, settings: Settings, parent: int) -> None:
+    """A worker process: extract each path received, send back the Document or the error."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent acts on it
+    conn.send(READY)  # a file's time limit starts when a worker is up, not while it boots
+    while True:
+        try:
+            path = conn.recv()
+        except (EOFError, OSError):
+            return
+        if path is None:
+            return
+        conn.send(_extract_safely(path, settings))
+
+
+class _Worker:
+    """One extraction process and the file it is working on."""
+
+    def __init__(self, context, settings: Settings):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_extraction_worker, args=(child, settings, os.getpid()), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.crashed = False
+        self.path: Path | None = None
+        self.deadline = 0.0
+
+    def started(self) -> None:
+        """Note that the process has booted (its first message), or died booting."""
+        try:
+            self.ready = self.conn.recv() == READY
+        except (EOFError, OSError):
+            self.process.join(1)
+        self.crashed = not self.ready
+
+    def give(self, path: Path, timeout: float) -> None:
+        """Start on a file, due within `timeout` seconds."""
+        self.path, self.deadline = path, time.monotonic() + timeout
+        self.conn.send(path)
+
+    def take(self) -> tuple[Path, Document | ExtractionError]:
+        """The finished file and its result (an error if the worker died on it)."""
+        path, self.path = self.path, None
+        try:
+            return path, self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(1)
+            self.crashed = True
+            return path, ExtractionError(path, f"extraction worker crashed (exit code {self.process.exitcode})")
+
+    def kill(self) -> None:
+        """Stop the process at once (it holds no state worth saving)."""
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
 
 
 def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, Document | ExtractionError]]:
-    """Extract files in parallel worker processes, yielding each as it finishes."""
-    workers = min(settings.workers, len(paths))
-    if workers <= 1:
-        for path in paths:
-            yield path, _extract_safely(path, settings)
+    """Extract files in parallel worker processes, yielding each as it finishes.
+
+    A file that takes longer than `settings.file_timeout` seconds, or that crashes its
+    worker, comes back as an ExtractionError; its worker is replaced and the rest go on.
+    Workers end with this generator, and with the process that runs it, however it ends.
+    """
+    if not paths:
         return
     # spawn, not fork: the parent may hold torch threads, which fork does not survive.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_interrupts_to_parent) as pool:
-        # Biggest files first, so no worker is left with a long file at the end.
-        by_size = sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
-        futures = {pool.submit(_extract_safely, path, settings): path for path in by_size}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    # Biggest files first, so no worker is left with a long file at the end.
+    queue = deque(sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0))
+    workers = [_Worker(context, settings) for _ in range(min(settings.workers, len(paths)))]
+    failed_boots = 0  # in a row: a worker killed while booting is replaced, a broken install is not
+
+    def renew(i: int) -> None:
+        workers[i].kill()
+        workers[i] = _Worker(context, settings)
+
+    try:
+        while True:
+            for worker in workers:
+                if worker.ready and worker.path is None and queue:
+                    worker.give(queue.popleft(), settings.file_timeout)
+            busy = [w for w in workers if w.path is not None]
+            if not busy and not queue:
+                return
+            due = min((w.deadline for w in busy), default=None)
+            wait(
+                [w.conn for w in workers if w.path is not None or not w.ready],
+                timeout=None if due is None else max(0.0, due - time.monotonic()),
+            )
+            for i, worker in enumerate(workers):
+                # poll() now, not wait()'s answer: the consumer may have taken its time since
+                # then, and a result that came meanwhile must not be killed as overdue.
+                if worker.ready and worker.path is None:
+                    continue
+                if not worker.conn.poll():
+                    if worker.path is not None and time.monotonic() >= worker.deadline:
+                        path = worker.path
+                        renew(i)
+                        yield path, ExtractionError(path, f"timed out after {settings.file_timeout:g} s")
+                elif not worker.ready:
+                    worker.started()
+                    failed_boots = failed_boots + 1 if worker.crashed else 0
+                    if failed_boots >= 3:
+                        raise PolicymineError(f"extraction workers fail to start (exit code {worker.process.exitcode})")
+                    if worker.crashed:
+                        renew(i)
+                else:
+                    done = worker.take()
+                    if worker.crashed:
+                        renew(i)
+                    yield done
+    finally:
+        for worker in workers:
+            worker.kill()
 
 
 @contextmanager
 def _ingest_lock(index_dir: Path):
+    """Hold the index's writer lock: a second ingest fails at once, naming the one at work."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".ingest.lock", "w") as fh:
+    with open(index_dir / ".ingest.lock", "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexLockedError(f"another ingest is writing to {index_dir}; wait for it to finish") from None
+            fh.seek(0)
+            holder = fh.read().strip()
+            who = f"another ingest (pid {holder})" if holder.isdigit() else "another ingest"
+            raise IndexLockedError(f"{who} is writing to {index_dir}; wait for it to finish") from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
         yield
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM ends a writer the way Ctrl-C does: the document in hand rolled back, workers
+    stopped, the vector index saved (signals can only be handled in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def ingest(
@@ -194,7 +342,7 @@ def ingest(
     report = IngestReport()
     files = discover(paths)
     name, dim = model_spec(settings.model)
-    with _ingest_lock(settings.index_dir), Store(settings.index_dir, create=True) as store:
+    with _terminate_as_interrupt(), _ingest_lock(settings.index_dir), Store(settings.index_dir, create=True) as store:
         check_model(store, name, dim)
         todo: list[tuple[Path, str]] = []
         for path in files:
@@ -203,7 +351,7 @@ def ingest(
                 report.files.append(FileResult(str(path), "skipped"))
             else:
                 todo.append((path, "updated" if stored else "added"))
-        index = open_index(store, dim)
+        index = open_index(store, dim, save=True)  # repaired, if a crash left it behind the database
         if not store.documents():  # a new index: practice records are written document by document
             store.set_meta(practices=DETECTOR_VERSION)
         if prune:
@@ -252,7 +400,8 @@ def _index_files(
                 index.add(ids, vectors)
                 report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-                report.files.append(FileResult(str(path), "failed", reason=f"indexing failed ({type(exc).__name__}: {exc})"))
+                reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
+                report.files.append(FileResult(str(path), "failed", reason=reason))
         if done % SAVE_EVERY == 0:
             save_index(store, index)
         if progress:
@@ -270,9 +419,12 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
         The number of passages embedded.
     """
     name, dim = model_spec(settings.model)
-    with _ingest_lock(settings.index_dir), Store(settings.index_dir) as store:
+    with _terminate_as_interrupt(), _ingest_lock(settings.index_dir), Store(settings.index_dir) as store:
         ids, texts = store.passage_texts()
         vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)
+        # The ids stay while the vectors change, so a crash before the new file is saved would
+        # leave an old file that passes open_index's id check: remove it first (it is rebuilt).
+        (settings.index_dir / INDEX_FILE).unlink(missing_ok=True)
         store.replace_vectors(ids, vectors, model=name, dim=dim)
         save_index(store, build(dim, np.asarray(ids, dtype=np.int64), vectors))
     return len(ids)

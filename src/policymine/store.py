@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,12 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
+                # Another process (an ingest creating this index while a search opens it) may
+                # have applied this migration since the version was read: read it again under
+                # the write lock.
+                has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
+                if has_meta and int(self.meta().get("schema_version", 0)) > number:
+                    continue
                 # executescript() would COMMIT on its own; statements one by one keep one transaction.
                 for statement in _statements(MIGRATIONS[number]):
                     self.db.execute(statement)
@@ -206,6 +213,16 @@ class Store:
     def transaction(self):
         """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
         return _Transaction(self.db)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: the queries inside see one state of the database, whatever an
+        ingest commits meanwhile (WAL lets readers and the one writer run side by side)."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
 
     # ------------------------------------------------------------------ meta
 
