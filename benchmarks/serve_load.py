@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=100_000, help="grow a copy of the index to this size")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--threads", type=int, default=4, help="searcher threads of the policymine run")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="searcher threads of the policymine run")
     args = parser.parse_args()
     if not (args.index_dir / "policymine.db").is_file():
         sys.exit(f"error: {args.index_dir}: no policymine index there (run `policymine ingest` first)")

@@ -300,7 +300,7 @@ def reembed(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
-    threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="Requests searched at once; more wait.")] = 4,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=64, help="Requests searched at once; more wait \\[default: CPUs].", show_default=False)] = None,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -313,9 +313,9 @@ def serve(
 
     Example: policymine serve --port 8765 &  curl 'http://127.0.0.1:8765/search?q=heat+plan&k=3'
     """
-    from .serve import make_server
+    from .serve import THREADS, make_server
 
-    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port, threads)
+    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS)
     err.print(f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop")
     try:
         server.serve_forever()

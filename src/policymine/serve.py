@@ -17,6 +17,7 @@ the one vector index and query model) bounds how many search at once, the rest q
 from __future__ import annotations
 
 import json
+import os
 import queue
 import time
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from .errors import NotFoundError, PolicymineError
 from .search import MODES, Searcher
 from .types import Filters
 
-THREADS = 4  # searchers answering at once; on 2 cores more only queue inside the CPU
+THREADS = os.cpu_count() or 2  # searchers answering at once; more only queue inside the CPU
 MAX_K = 1000
 MAX_PER_DOC = 100
 MAX_QUERY_CHARS = 1000  # a query, not a document: longer texts go to /similar?text=
@@ -136,6 +137,8 @@ def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765, t
     service = Service(settings, threads)
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body go out as two writes; don't hold the second
+
         def do_GET(self) -> None:  # the name http.server calls
             url = urlparse(self.path)
             try:
