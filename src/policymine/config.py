@@ -15,6 +15,7 @@ from .errors import ConfigError
 CONFIG_FILE = "policymine.toml"
 ENV_PREFIX = "POLICYMINE_"
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Settings:
     per_doc: int = 3  # at most this many search hits from one document
     fusion: str = "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
     ocr: bool = False  # read pages without a usable text layer with Tesseract
+    executor: str = "local"  # where ingest and tag run the heavy stages: "local" processes or "ray"
+    ray_address: str | None = None  # a running Ray cluster ("ray://head:10001", "auto"); None: start one here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
@@ -44,6 +47,10 @@ class Settings:
             raise ConfigError("max_passage_words must not be below min_passage_words")
         if self.fusion not in ("rrf", "weighted"):
             raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.ray_address and self.executor != "ray":
+            raise ConfigError("ray_address is set but the executor is local: add --executor ray")
         if not 0.0 <= self.topic_threshold <= 1.0:
             raise ConfigError(f"topic_threshold must be within 0..1, got {self.topic_threshold}")
 
