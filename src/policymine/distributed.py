@@ -42,20 +42,28 @@ def _ray():
     """Ray and Ray Data, or a one-line error naming the extra to install."""
     try:
         import ray
-        import ray.data  # noqa: F401 - the stages below need it loaded
+        import ray.data
     except ImportError:
         raise ConfigError("--executor ray needs Ray: pip install 'policymine[ray]'") from None
     return ray
+
+
+def runtime_env() -> dict:
+    """What Ray workers need: this policymine's code, shipped to every node, and offline models.
+
+    Pass it to your own `ray.init(runtime_env=...)` when you start Ray yourself.
+    """
+    import policymine
+
+    return {"py_modules": [str(Path(policymine.__file__).parent)], "env_vars": WORKER_ENV}
 
 
 def _connect(ray, settings: Settings) -> bool:
     """Join the cluster at `settings.ray_address`, or start one here; True if we started it."""
     if ray.is_initialized():  # the caller's own ray.init() (a notebook, a test) wins
         return False
-    import policymine
-
     options = {
-        "runtime_env": {"py_modules": [str(Path(policymine.__file__).parent)], "env_vars": WORKER_ENV},
+        "runtime_env": runtime_env(),
         "logging_level": logging.WARNING,
         "include_dashboard": False,
     }
