@@ -8,6 +8,7 @@ about 20 minutes per executor, so by default a subset is taken: the files of at 
 `--max-pages` pages, sorted by page count, every k-th so that small and large ones mix.
 
     python benchmarks/executor_speed.py ../shared/corpus [--files 8] [--max-pages 100] [--workers 2] [--order ray,local]
+    python benchmarks/executor_speed.py ../shared/corpus --stages ../shared/corpus/FILE.pdf  # per-core stage rates
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import time
 from pathlib import Path
 
 from policymine.config import Settings
-from policymine.pipeline import ingest, page_count
+from policymine.extract import extract
+from policymine.pipeline import Analyser, ingest, page_count
 
 
 def pick(folder: Path, files: int, max_pages: int) -> list[tuple[Path, int]]:
@@ -53,15 +55,36 @@ def ray_startup(workers: int) -> float:
     return seconds
 
 
+def stage_rates(path: Path) -> tuple[int, float, float]:
+    """Pages/s of one core for extraction and for segment+embed+tag (models loaded), on one file."""
+    import torch
+
+    torch.set_num_threads(1)  # what a Ray actor with num_cpus=1 gets
+    started = time.perf_counter()
+    doc = extract(path, Settings())
+    extraction = time.perf_counter() - started
+    analyser = Analyser(Settings())
+    analyser(path, doc)  # the first call loads spaCy and the topic vectors
+    started = time.perf_counter()
+    analyser(path, doc)
+    analysis = time.perf_counter() - started
+    return len(doc.pages), len(doc.pages) / extraction, len(doc.pages) / analysis
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--max-pages", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--stages", type=Path, help="instead: per-core pages/s of extraction and of analysis on this file")
     parser.add_argument("--order", default="local,ray", help="which executor runs first (on a shared machine, swap and compare)")
     args = parser.parse_args()
-
+    if args.stages:
+        pages, extraction, analysis = stage_rates(args.stages)
+        print(f"{args.stages.name}, {pages} pages, one core: extraction {extraction:.2f} pages/s,"
+              f" segment+embed+tag {analysis:.2f} pages/s (load average {os.getloadavg()[0]:.1f})")
+        return
     chosen = pick(args.folder, args.files, args.max_pages)
     pages = sum(n for _, n in chosen)
     print(f"{len(chosen)} files, {pages} pages, {args.workers} workers, load average {os.getloadavg()[0]:.1f}:")

@@ -29,7 +29,9 @@ from .tag import Taxonomy, load_taxonomy
 # happens inside a document; more documents per call would only hold results back longer
 # and keep more of them in the object store.
 ANALYSE_BATCH = 1
-CPUS_PER_ANALYSER = 4  # extraction reads ~4 pages/s per core, analysis ~4x that: one actor per 4 CPUs
+# On one core, segment+embed+tag takes about as long per page as extraction (3.5-4.2 against
+# 4.1-6.7 pages/s: benchmarks/executor_speed.py --stages), so half the CPUs analyse.
+CPUS_PER_ANALYSER = 2
 # What an analysis actor holds (spaCy NER, the embedding model, torch): the scheduler packs
 # no more actors on a node than its memory takes. Differing resources also keep Ray Data
 # from fusing extraction into the actors, which would leave extraction to the few actors.
