@@ -236,6 +236,8 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
         (["extract", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["extract", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
         (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--taxonomy", "{tmp}/no.toml", "--model", "fake"], "cannot read taxonomy"),
+        (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--executor", "spark"], "executor must be one of local, ray"),
+        (["tag", "{corpus}", "--ray-address", "auto"], "ray_address is set but the executor is local"),
     ],
 )
 def test_errors_are_one_clean_line(ix, tmp_path, args, expected):

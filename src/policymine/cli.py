@@ -69,6 +69,17 @@ Ocr = Annotated[
     bool,
     typer.Option("--ocr", help="Read pages without a usable text layer (scans, broken fonts) with Tesseract."),
 ]
+Executor = Annotated[
+    str | None,
+    typer.Option("--executor", help="Run extraction, tagging and embedding here (local) or on Ray (ray) \\[default: local].",
+                 show_default=False),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="With --executor ray: the cluster to join (e.g. ray://head:10001) \\[default: start Ray here].",
+                 show_default=False),
+]
+Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 Topic = Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")]
 City = Annotated[str | None, typer.Option("--city", help="Only documents about this city.")]
@@ -173,19 +184,24 @@ def ingest(
     index_dir: IndexDir = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")] = None,
+    workers: Workers = None,
     ocr: Ocr = False,
+    executor: Executor = None,
+    ray_address: RayAddress = None,
     config_file: ConfigFile = None,
     json_: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Extract, tag, embed and store documents; unchanged files are skipped.
 
-    Example: policymine ingest corpus/ ~/plans/berlin-klimaschutz.pdf --prune
+    Examples:
+      policymine ingest corpus/ ~/plans/berlin-klimaschutz.pdf --prune
+      policymine ingest /shared/plans/ --executor ray --ray-address ray://head:10001
     """
     from .pipeline import ingest as run
 
-    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr)
+    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr,
+                         executor=executor, ray_address=ray_address)
     with _Bar(quiet) as bar:
         report = run(paths, settings, prune=prune, progress=bar)
     for failure in report.failed:
@@ -335,14 +351,18 @@ def tag(
     explain: Annotated[bool, typer.Option("--explain", help="JSONL: add each passage topic's matched terms and similarity.")] = False,
     model: Model = None,
     taxonomy: Taxonomy = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")] = None,
+    workers: Workers = None,
     ocr: Ocr = False,
+    executor: Executor = None,
+    ray_address: RayAddress = None,
     config_file: ConfigFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Tag documents with topics, entities, city and country, without adding them to the index.
 
-    Example: policymine tag ~/plans/ --out tags.jsonl --resume
+    Examples:
+      policymine tag ~/plans/ --out tags.jsonl --resume
+      policymine tag /shared/plans/ --out tags.jsonl --executor ray
     """
     from .pipeline import tag_files
 
@@ -350,7 +370,8 @@ def tag(
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
     if resume and not out_file:
         raise PolicymineError("--resume needs --out: the file that holds the documents already tagged")
-    settings = _settings(config_file, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr)
+    settings = _settings(config_file, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr,
+                         executor=executor, ray_address=ray_address)
     done = _tagged_paths(out_file, fmt) if resume else set()
     sink = open(out_file, "a" if resume else "w", encoding="utf-8", newline="") if out_file else sys.stdout
     failed = 0

@@ -15,6 +15,7 @@ from .errors import ConfigError
 CONFIG_FILE = "policymine.toml"
 ENV_PREFIX = "POLICYMINE_"
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Settings:
     fusion: str = "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
     ocr: bool = False  # read pages without a usable text layer with Tesseract
     file_timeout: float = 300.0  # seconds one file's extraction may take before its worker is killed
+    executor: str = "local"  # where ingest and tag run the heavy stages: "local" processes or "ray"
+    ray_address: str | None = None  # a running Ray cluster ("ray://head:10001", "auto"); None: start one here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
@@ -47,6 +50,10 @@ class Settings:
             raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
         if not float(self.file_timeout) > 0:
             raise ConfigError(f"file_timeout must be a positive number of seconds, got {self.file_timeout!r}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.ray_address and self.executor != "ray":
+            raise ConfigError("ray_address is set but the executor is local: add --executor ray")
         if not 0.0 <= self.topic_threshold <= 1.0:
             raise ConfigError(f"topic_threshold must be within 0..1, got {self.topic_threshold}")
 

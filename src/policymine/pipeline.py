@@ -6,6 +6,10 @@ passages in the database and in the vector index; a file that fails is reported 
 reason and the rest of the batch goes on. Each document is committed on its own, and the
 vector index is saved every 10 documents and at the end (and repaired from the database
 if a crash intervened). Extraction workers have a per-file time limit and die with the ingest.
+
+`analysed()` is the seam between the heavy stages and the one writer: it turns files into
+analysed documents on the chosen executor (processes on this machine, or Ray: see
+distributed.py), and `ingest` and `tag_files` consume what it yields, in one process.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from .index import INDEX_FILE, build, check_model, open_index, save_index
 from .practices import DETECTOR_VERSION, build_practices, ensure_practices
 from .segment import segment
 from .store import Store
-from .tag import Tagger, load_taxonomy
-from .types import Document
+from .tag import Tagger, Taxonomy, load_taxonomy
+from .types import Document, DocumentTags, Passage
 
 SAVE_EVERY = 10  # documents between vector index saves
 
@@ -385,20 +389,19 @@ def _index_files(
         )
     name, dim = model
     store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
-    tagger = None  # the models load once the first document is extracted, while workers go on
-    for done, (path, result) in enumerate(extract_all([p for p, _ in todo], settings), start=1):
-        if isinstance(result, ExtractionError):
-            report.files.append(FileResult(str(path), "failed", reason=result.reason))
+    # The one writer: whichever executor analysed a file, it is stored here, one at a time.
+    for done, item in enumerate(analysed([p for p, _ in todo], settings, taxonomy), start=1):
+        path = item.path
+        if item.error is not None:
+            report.files.append(FileResult(str(path), "failed", reason=item.error.reason))
         else:
-            tagger = tagger or Tagger(get_embedder(settings.model), settings, taxonomy)
             try:
-                passages, vectors, tags = _analyse(result, tagger, settings)
-                removed, ids = store.replace_document(result, tags, passages, vectors)
+                removed, ids = store.replace_document(item.doc, item.tags, item.passages, item.vectors)
                 if store.meta().get("practices") == DETECTOR_VERSION:
-                    build_practices(store, store.doc_ids([result.path]))
+                    build_practices(store, store.doc_ids([item.doc.path]))
                 index.remove(removed)
-                index.add(ids, vectors)
-                report.files.append(FileResult(str(path), status[path], len(result.pages), len(passages)))
+                index.add(ids, item.vectors)
+                report.files.append(FileResult(str(path), status[path], len(item.doc.pages), len(item.passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                 reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
                 report.files.append(FileResult(str(path), "failed", reason=reason))
@@ -406,6 +409,65 @@ def _index_files(
             save_index(store, index)
         if progress:
             progress.advance(path, pages[path])
+
+
+@dataclass
+class Analysed:
+    """One file after extract -> segment -> embed -> tag, or the reason it failed."""
+
+    path: Path
+    doc: Document | None = None
+    passages: list[Passage] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+    tags: DocumentTags | None = None
+    error: ExtractionError | None = None
+    explain: list[dict] | None = None  # per passage, when asked for
+
+
+class Analyser:
+    """segment -> embed -> tag for extracted documents, with the models loaded once.
+
+    The local executor runs one in this process; the Ray executor one per worker actor.
+    """
+
+    def __init__(self, settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False):
+        self.settings = settings
+        self.tagger = Tagger(get_embedder(settings.model), settings, taxonomy or load_taxonomy(settings.taxonomy))
+        self.explain = explain
+
+    def __call__(self, path: Path, doc: Document) -> Analysed:
+        """The analysed document; a failure comes back as a value, so the batch goes on."""
+        try:
+            passages, vectors, tags = _analyse(doc, self.tagger, self.settings)
+            why = [self.tagger.explain(p.text, v) for p, v in zip(passages, vectors)] if self.explain else None
+        except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
+            return Analysed(path, error=ExtractionError(path, f"analysis failed ({type(exc).__name__}: {exc})"))
+        return Analysed(path, doc, passages, vectors, tags, explain=why)
+
+
+def analysed(
+    paths: list[Path], settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False
+) -> Iterator[Analysed]:
+    """Files through extract -> segment -> embed -> tag on `settings.executor`, each as it finishes.
+
+    Args:
+        paths: the files (every one comes back once, analysed or with its error).
+        settings: executor, model, workers, OCR.
+        taxonomy: the topics to tag with (default: `settings.taxonomy`).
+        explain: also give, per passage, the terms and similarities behind each topic.
+    """
+    if settings.executor == "ray":
+        from .distributed import analysed_on_ray
+
+        yield from analysed_on_ray(paths, settings, taxonomy, explain)
+        return
+    analyser = None  # the models load once the first document is extracted, while workers go on
+    for path, result in extract_all(paths, settings):
+        if isinstance(result, ExtractionError):
+            yield Analysed(path, error=result)
+        else:
+            analyser = analyser or Analyser(settings, taxonomy, explain)
+            yield analyser(path, result)
 
 
 def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -> int:
@@ -458,23 +520,21 @@ def tag_files(
     pages = {path: page_count(path) for path in files}
     if progress:
         progress.begin(len(files), sum(pages.values()))
-    tagger = None
-    for path, result in extract_all(files, settings):
+    for item in analysed(files, settings, explain=explain):
         if progress:
-            progress.advance(path, pages[path])
-        if isinstance(result, ExtractionError):
-            yield result
+            progress.advance(item.path, pages[item.path])
+        if item.error is not None:
+            yield item.error
             continue
-        tagger = tagger or Tagger(get_embedder(settings.model), settings, load_taxonomy(settings.taxonomy))
-        passages, vectors, tags = _analyse(result, tagger, settings)
+        doc, tags = item.doc, item.tags
         yield {
-            "doc": result.name,
-            "path": result.path,
-            "title": result.title,
-            "lang": result.lang,
+            "doc": doc.name,
+            "path": doc.path,
+            "title": doc.title,
+            "lang": doc.lang,
             "city": tags.city,
             "country": tags.country,
-            "pages": len(result.pages),
+            "pages": len(doc.pages),
             "topics": tags.topics,
             "entities": [{"text": t, "label": label, "count": c} for t, label, c in tags.entities],
             "passages": [
@@ -484,9 +544,9 @@ def tag_files(
                     "text": p.text,
                     "topics": p.topics,
                     "entities": [{"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities],
-                    **({"explain": tagger.explain(p.text, vector)} if explain else {}),
+                    **({"explain": item.explain[i]} if explain else {}),
                 }
-                for p, vector in zip(passages, vectors)
+                for i, p in enumerate(item.passages)
             ],
-            "warnings": result.warnings,
+            "warnings": doc.warnings,
         }
