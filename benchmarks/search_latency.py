@@ -30,6 +30,8 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -113,16 +115,27 @@ def grow(index_dir: Path, target: int, out: Path, seed: int = 0) -> int:
     return n
 
 
-def warm(index_dir: Path, requests: int) -> dict:
-    """p50/p99 of HTTP round trips to `policymine serve` per mode, and the server's own timing."""
-    port = 8700 + os.getpid() % 200
+@contextmanager
+def served(index_dir: Path, *options: str) -> Iterator[str]:
+    """`policymine serve` on the index, running until the block ends; yields its base URL."""
+    port = 8500 + os.getpid() % 300
     server = subprocess.Popen(
-        [sys.executable, "-m", "policymine", "serve", "--index-dir", str(index_dir), "--port", str(port)],
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "policymine", "serve", "--index-dir", str(index_dir), "--port", str(port), *options],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     try:
-        server.stderr.readline()  # "serving ..." once the index and model are loaded
-        base = f"http://127.0.0.1:{port}"
+        line = server.stderr.readline()  # "serving ..." once the index and model are loaded
+        if "serving" not in line:
+            sys.exit(f"error: serve did not start: {line}{server.stderr.read()[-500:]}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def warm(index_dir: Path, requests: int) -> dict:
+    """p50/p99 of HTTP round trips to `policymine serve` per mode, and the server's own timing."""
+    with served(index_dir) as base:
         out = {}
         for mode in ("hybrid", "dense", "keyword"):
             times = []
@@ -135,9 +148,6 @@ def warm(index_dir: Path, requests: int) -> dict:
             times = times[len(QUERIES) // 4:]  # the first requests of a mode warm caches
             out[mode] = (statistics.median(times), float(np.percentile(times, 99)))
         return out
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from search_latency import QUERIES, grow
+from search_latency import QUERIES, grow, served
 
 
 def load(base: str, clients: int, seconds: float) -> dict:
@@ -70,22 +69,9 @@ def load(base: str, clients: int, seconds: float) -> dict:
 
 def serve_and_load(index_dir: Path, threads: int, clients: int, seconds: float) -> dict:
     """Start `policymine serve --threads N`, load it, stop it."""
-    port = 8500 + os.getpid() % 200 + threads
-    server = subprocess.Popen(
-        [sys.executable, "-m", "policymine", "serve", "--index-dir", str(index_dir), "--port", str(port),
-         "--threads", str(threads)],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    try:
-        line = server.stderr.readline()  # "serving ..." once the index and model are loaded
-        if "serving" not in line:
-            sys.exit(f"error: serve did not start: {line}{server.stderr.read()[-500:]}")
-        base = f"http://127.0.0.1:{port}"
+    with served(index_dir, "--threads", str(threads)) as base:
         load(base, 4, 3)  # warm caches
         return load(base, clients, seconds)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:
