@@ -397,10 +397,11 @@ def _index_files(
         else:
             try:
                 removed, ids = store.replace_document(item.doc, item.tags, item.passages, item.vectors)
-                if store.meta().get("practices") == DETECTOR_VERSION:
-                    build_practices(store, store.doc_ids([item.doc.path]))
+                # the vectors right after the commit: an interrupt must not find them in one store only
                 index.remove(removed)
                 index.add(ids, item.vectors)
+                if store.meta().get("practices") == DETECTOR_VERSION:
+                    build_practices(store, store.doc_ids([item.doc.path]))
                 report.files.append(FileResult(str(path), status[path], len(item.doc.pages), len(item.passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                 reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
