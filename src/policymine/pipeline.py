@@ -389,6 +389,8 @@ def _index_files(
         )
     name, dim = model
     store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
+    # Records document by document in an index that has them all; an older one is backfilled after.
+    records_each = store.meta().get("practices") == DETECTOR_VERSION
     # The one writer: whichever executor analysed a file, it is stored here, one at a time.
     for done, item in enumerate(analysed([p for p, _ in todo], settings, taxonomy), start=1):
         path = item.path
@@ -400,7 +402,7 @@ def _index_files(
                 # the vectors right after the commit: an interrupt must not find them in one store only
                 index.remove(removed)
                 index.add(ids, item.vectors)
-                if store.meta().get("practices") == DETECTOR_VERSION:
+                if records_each:
                     build_practices(store, store.doc_ids([item.doc.path]))
                 report.files.append(FileResult(str(path), status[path], len(item.doc.pages), len(item.passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
-from .search import MODES, Searcher
+from .search import Searcher
 from .types import Filters
 
 THREADS = os.cpu_count() or 2  # searchers answering at once; more only queue inside the CPU
@@ -75,8 +75,6 @@ def check_params(path: str, params: dict[str, Any], topics: list[str]) -> None:
             raise PolicymineError("missing parameter q: /search?q=rooftop+solar")
         if len(params["q"]) > MAX_QUERY_CHARS:
             raise PolicymineError(f"q is {len(params['q'])} characters; at most {MAX_QUERY_CHARS} (use /similar?text= for passages)")
-        if params.get("mode", "hybrid") not in MODES:
-            raise PolicymineError(f"unknown search mode {params['mode']!r}: use one of {', '.join(MODES)}")
     if path == "/similar" and len(params.get("text", "")) > MAX_TEXT_CHARS:
         raise PolicymineError(f"text is {len(params['text'])} characters; at most {MAX_TEXT_CHARS}")
     if params.get("topic") and params["topic"] not in topics:
