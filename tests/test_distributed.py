@@ -83,8 +83,9 @@ def test_ray_ingest_matches_local_ingest(real_index, local_ray, tmp_path):
 
 @pytest.mark.slow
 @needs_ray
-def test_ray_tag_matches_local_tag(local_ray, tmp_path):
-    files = [CORPUS / "02-munich-sobon.pdf", CORPUS / "06-boston-participatory-budgeting.pdf", tmp_path / "missing.pdf"]
+def test_ray_tag_matches_local_tag(local_ray, tmp_path, monkeypatch):
+    monkeypatch.chdir(CORPUS)  # a relative path: Ray workers run in another working directory
+    files = [Path("02-munich-sobon.pdf"), CORPUS / "06-boston-participatory-budgeting.pdf", tmp_path / "missing.pdf"]
 
     def tagged(executor: str) -> list:
         settings = config.Settings(index_dir=tmp_path / "unused", executor=executor, workers=2)

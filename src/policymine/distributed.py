@@ -70,7 +70,17 @@ def _connect(ray, settings: Settings) -> bool:
         "include_dashboard": False,
     }
     if settings.ray_address:
-        ray.init(address=settings.ray_address, **options)
+        try:
+            ray.init(address=settings.ray_address, **options)
+        except ConnectionError as exc:  # unreachable, or refused (token authentication)
+            root: BaseException = exc
+            while root.__cause__ is not None:  # Ray wraps the reason (e.g. a missing auth token)
+                root = root.__cause__
+            reason = (str(root).strip() or type(root).__name__).split(". ")[0].splitlines()[0]
+            raise ConfigError(
+                f"cannot join the Ray cluster at {settings.ray_address}: {reason}"
+                " (check the address and, if the cluster uses token authentication, its token)"
+            ) from None
     else:
         # The local executor's layout: `workers` extraction processes plus the analysing one.
         ray.init(num_cpus=settings.workers + 1, **options)
@@ -123,9 +133,11 @@ def _run(ray, paths: list[Path], settings: Settings, taxonomy: Taxonomy, explain
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO and "progress bars disabled" lines
     context.max_errored_blocks = -1  # a worker that dies takes one file with it, not the run
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    # Biggest files first, so no task is left with a long file at the end; one block per file.
-    by_size = sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
-    dataset = ray.data.from_items([{"path": str(p)} for p in by_size], override_num_blocks=len(by_size))
+    # Workers resolve paths in their own working directory, so they get absolute ones; the
+    # writer gets back the paths it was given. Biggest files first, so no task is left with a
+    # long file at the end; one block per file.
+    pending = {str(p.resolve()): p for p in sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)}
+    dataset = ray.data.from_items([{"path": sent} for sent in pending], override_num_blocks=len(pending))
     dataset = dataset.map_batches(_extract_batch, fn_kwargs={"settings": settings}, batch_size=1, num_cpus=1)
     dataset = dataset.map_batches(
         _AnalyseBatch,
@@ -135,10 +147,11 @@ def _run(ray, paths: list[Path], settings: Settings, taxonomy: Taxonomy, explain
         num_cpus=1,
         memory=ANALYSER_MEMORY,
     )
-    missing = {str(p): p for p in paths}
     for row in dataset.iter_rows():
         item = pickle.loads(row["result"])
-        missing.pop(str(row["path"]), None)
+        item.path = pending.pop(str(row["path"]))
+        if item.error is not None:
+            item.error = ExtractionError(item.path, item.error.reason)
         yield item
-    for path in missing.values():
+    for path in pending.values():
         yield Analysed(path, error=ExtractionError(path, "lost on the Ray cluster (a worker died); run again to retry"))
