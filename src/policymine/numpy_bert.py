@@ -120,26 +120,34 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 
 class _Layer:
-    """One encoder layer's float32 weights; projections are `x @ W.T + b` (BLAS reads W.T in place)."""
+    """One encoder layer's float32 weights; projections are `x @ W + b` with W stored (in, out).
+
+    The checkpoint stores each W as (out, in). BLAS can read that transposed in place, but for a
+    query's few rows a C-contiguous (in, out) copy made 8 x 384 @ 384 x 1536 run in 333 us
+    instead of 568 (1 BLAS thread, weights not in cache); 4096 rows cost the same either way.
+    """
 
     def __init__(self, t: dict[str, np.ndarray], prefix: str, head_dim: int) -> None:
         def get(name: str) -> np.ndarray:
             return np.asarray(t[f"{prefix}.{name}"], dtype=np.float32)
 
-        # Q, K and V stacked into one (3*hidden, hidden) matrix: one matmul instead of three.
+        def projection(name: str) -> np.ndarray:
+            return np.ascontiguousarray(get(name).T)
+
+        # Q, K and V stacked into one (hidden, 3*hidden) matrix: one matmul instead of three.
         # The attention scale 1/sqrt(head_dim) is folded into Q's weights, sparing a pass over
         # the (heads, length, length) scores.
         scale = np.float32(1.0 / np.sqrt(head_dim))
         qkv = [get(f"attention.self.{m}.weight") for m in ("query", "key", "value")]
         qkv_b = [get(f"attention.self.{m}.bias") for m in ("query", "key", "value")]
-        self.qkv_w = np.concatenate([qkv[0] * scale, qkv[1], qkv[2]])
+        self.qkv_w = np.ascontiguousarray(np.concatenate([qkv[0] * scale, qkv[1], qkv[2]]).T)
         self.qkv_b = np.concatenate([qkv_b[0] * scale, qkv_b[1], qkv_b[2]])
-        self.out_w = get("attention.output.dense.weight")
+        self.out_w = projection("attention.output.dense.weight")
         self.out_b = get("attention.output.dense.bias")
         self.ln1_w = get("attention.output.LayerNorm.weight")
         self.ln1_b = get("attention.output.LayerNorm.bias")
-        self.up_w, self.up_b = get("intermediate.dense.weight"), get("intermediate.dense.bias")
-        self.down_w, self.down_b = get("output.dense.weight"), get("output.dense.bias")
+        self.up_w, self.up_b = projection("intermediate.dense.weight"), get("intermediate.dense.bias")
+        self.down_w, self.down_b = projection("output.dense.weight"), get("output.dense.bias")
         self.ln2_w, self.ln2_b = get("output.LayerNorm.weight"), get("output.LayerNorm.bias")
 
 
@@ -313,7 +321,7 @@ class NumpyBert:
         context = np.empty((batch, length, heads, head_dim), dtype=np.float32)
 
         for layer in self.layers:
-            qkv = x @ layer.qkv_w.T
+            qkv = x @ layer.qkv_w
             qkv += layer.qkv_b
             # (batch, length, 3, heads, head_dim) -> (3, batch, heads, length, head_dim)
             qkv = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
@@ -330,14 +338,14 @@ class NumpyBert:
                 weighted /= scores.sum(axis=-1, keepdims=True)
                 context[step] = weighted.transpose(0, 2, 1, 3)
 
-            attn = context.reshape(batch * length, dim) @ layer.out_w.T
+            attn = context.reshape(batch * length, dim) @ layer.out_w
             attn += layer.out_b
             attn += x
             x = _layer_norm(attn, layer.ln1_w, layer.ln1_b, self.eps)
 
-            up = x @ layer.up_w.T
+            up = x @ layer.up_w
             up += layer.up_b
-            down = gelu(up) @ layer.down_w.T
+            down = gelu(up) @ layer.down_w
             down += layer.down_b
             down += x
             x = _layer_norm(down, layer.ln2_w, layer.ln2_b, self.eps)
