@@ -40,7 +40,8 @@ def test_similar_and_health(url):
     passage = body["hits"][0]["passage_id"]
     status, body = get(f"{url}/similar?id={passage}&k=2")
     assert status == 200 and all(h["passage_id"] != passage for h in body["hits"])
-    assert get(f"{url}/health")[1]["status"] == "ok"
+    health = get(f"{url}/health")[1]
+    assert health["status"] == "ok" and health["keyword_postings"] == "memory"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """A small HTTP JSON API over one open index, for tools that search all day.
 
-`policymine serve` opens the index and the query model once; each request then costs only
-the search itself (milliseconds instead of a process start). The parameters are the CLI's:
+`policymine serve` opens the index and the query model once, and loads the keyword postings
+into memory (keyword.py; a few seconds per 100k passages); each request then costs only the
+search itself (milliseconds instead of a process start). The parameters are the CLI's:
 
     GET /search?q=rooftop+solar&k=5&mode=hybrid&country=DE&per_doc=1&explain=1
     GET /similar?id=42&k=5            GET /similar?text=citizens+climate+council
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
+from .keyword import KeywordIndex
 from .search import Searcher
 from .types import Filters
 
@@ -89,6 +91,7 @@ class Service:
         first = Searcher(settings)
         first.embedder.embed_batch(["warm up"])  # load the query model and index before the first request
         _ = first.index, first.fragments  # loaded now, not by the first request
+        self.keywords = first.keywords = KeywordIndex(settings.index_dir)
         self.topics = first.topics
         self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
         self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
@@ -99,6 +102,7 @@ class Service:
         """Close the index."""
         for searcher in self._searchers:
             searcher.close()
+        self.keywords.close()
 
     @contextmanager
     def _searcher(self):
@@ -116,7 +120,13 @@ class Service:
         filters = Filters(**{name: params[name] for name in _FILTERS if name in params})
         with self._searcher() as searcher:
             if path == "/health":
-                return {"status": "ok", "index_dir": str(self.settings.index_dir), "passages": len(searcher.index)}
+                return {
+                    "status": "ok",
+                    "index_dir": str(self.settings.index_dir),
+                    "passages": len(searcher.index),
+                    # "sqlite" once another process has written to the index since serve started
+                    "keyword_postings": "memory" if self.keywords.current() else "sqlite",
+                }
             if path == "/search":
                 explain = str(params.get("explain", "0")).lower() in ("1", "true", "yes")
                 hits = searcher.search(params["q"], k, filters, params.get("mode", "hybrid"), explain, per_doc)
