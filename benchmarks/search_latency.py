@@ -2,8 +2,9 @@
 
 Cold: each query runs as a new process over an index, as a user types it at the shell.
 The baseline is the obvious implementation: a fresh process that loads the model with
-sentence-transformers and asks FAISS. policymine runs the same model in numpy (no torch
-import) and adds keyword search and fusion. Both run in this one script, alternately, so
+sentence-transformers and asks FAISS. policymine runs the same model without importing
+torch (onnxruntime on the index's ONNX export, or numpy without one) and adds keyword search
+and fusion. Both run in this one script, alternately, so
 the ratio holds even when the machine's speed drifts.
 
 Warm: the index is grown to --passages passages (default 100,000) by copying the real
@@ -35,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from policymine.embed import QUERY_MODEL_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [row.split("\t")[1] for row in (ROOT / "eval" / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]]
@@ -80,6 +83,8 @@ def cold(index_dir: Path, runs: int) -> dict:
 def grow(index_dir: Path, target: int, out: Path, seed: int = 0) -> int:
     """Copy the index into `out` and add perturbed copies of its documents until `target` passages."""
     shutil.copy(index_dir / "policymine.db", out / "policymine.db")
+    if (index_dir / QUERY_MODEL_FILE).exists():  # the query model ingest exported
+        shutil.copy(index_dir / QUERY_MODEL_FILE, out / QUERY_MODEL_FILE)
     db = sqlite3.connect(out / "policymine.db", isolation_level=None)
     rng = np.random.default_rng(seed)
     docs = db.execute("SELECT id FROM documents").fetchall()
@@ -162,7 +167,9 @@ def main() -> None:
 
     info = json.loads(subprocess.run([sys.executable, "-m", "policymine", "info", "--index-dir", str(args.index_dir),
                                       "--json"], capture_output=True, text=True, check=True).stdout)
-    print(f"index {args.index_dir}: {info['passages']} passages, model {info['model']}, {os.cpu_count()} CPUs")
+    served_by = "onnxruntime" if (args.index_dir / QUERY_MODEL_FILE).exists() else "numpy"
+    print(f"index {args.index_dir}: {info['passages']} passages, model {info['model']}"
+          f" (query model: numpy one-off, {served_by} in serve), {os.cpu_count()} CPUs")
     c = cold(args.index_dir, args.runs)
     print(f"\ncold start, fresh process, median of {args.runs}:")
     print(f"  baseline (sentence-transformers + FAISS, dense only)  {c['baseline']:6.2f} s")

@@ -1,4 +1,5 @@
-"""numpy_bert: the torch-free MiniLM must give sentence-transformers' vectors and stay torch-free."""
+"""numpy_bert: the torch-free MiniLM (numpy, or onnxruntime on ingest's ONNX export) must give
+sentence-transformers' vectors and stay torch-free."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import os
 import subprocess
 import sys
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,8 +43,20 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def model() -> NumpyBert:
-    return NumpyBert(minilm_dir())
+def exported(tmp_path_factory) -> Path:
+    """The transformer exported to ONNX as ingest exports it."""
+    from policymine.embed import MiniLM
+
+    path = tmp_path_factory.mktemp("onnx") / "query-model.onnx"
+    assert MiniLM().export_query_model(path) is None
+    return path
+
+
+@pytest.fixture(scope="module", params=["numpy", "onnx"])
+def model(request) -> NumpyBert:
+    if request.param == "numpy":
+        return NumpyBert(minilm_dir())
+    return NumpyBert(minilm_dir(), onnx=request.getfixturevalue("exported"))
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +125,22 @@ def test_batching_and_order_do_not_change_vectors(model):
     assert model.encode([]).shape == (0, 384)
 
 
-def test_query_path_imports_nothing_heavy():
+@pytest.mark.slow
+def test_a_failed_export_leaves_no_file(tmp_path):
+    from policymine.embed import MiniLM
+
+    path = tmp_path / "missing-folder" / "query-model.onnx"
+    reason = MiniLM().export_query_model(path)
+    assert reason and not path.exists() and not path.with_name(path.name + ".tmp").exists()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "onnx"])
+def test_query_path_imports_nothing_heavy(backend, request):
+    onnx = str(request.getfixturevalue("exported")) if backend == "onnx" else None
     code = (
         "import sys, json\n"
         "from policymine.numpy_bert import NumpyBert, minilm_dir\n"
-        "v = NumpyBert(minilm_dir()).encode(['rooftop solar incentives'])\n"
+        f"v = NumpyBert(minilm_dir(), onnx={onnx!r}).encode(['rooftop solar incentives'])\n"
         "assert v.shape == (1, 384)\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )

@@ -94,3 +94,25 @@ def test_concurrent_requests_all_answer(url):
     for q, (_, body) in zip(queries, answers):
         by_query.setdefault(q, set()).add(tuple(h["passage_id"] for h in body["hits"]))
     assert all(len(results) == 1 for results in by_query.values())
+
+
+@pytest.mark.slow
+def test_serve_on_the_real_model_answers_as_the_cli_does(real_index):
+    """serve embeds in onnxruntime (ingest's ONNX export) and ranks keywords from memory; the
+    one-off search embeds in numpy and ranks keywords in SQL: the hits must be the same."""
+    from policymine.search import search
+    from policymine.serve import Service
+
+    settings = settings_for(real_index, model="minilm")
+    service = Service(settings, threads=1)
+    try:
+        health = service.handle("/health", {})
+        assert health["query_model"] == "onnxruntime" and health["keyword_postings"] == "memory"
+        for query in ("incentives for rooftop solar", "residents vote on the city budget", "Klimaschutz Förderprogramm"):
+            for mode in ("hybrid", "dense", "keyword"):
+                served = service.handle("/search", {"q": query, "mode": mode, "k": 5})["hits"]
+                local = [h.to_dict() for h in search(query, settings, k=5, mode=mode)]
+                assert [h["passage_id"] for h in served] == [h["passage_id"] for h in local], (query, mode)
+                assert [h["score"] for h in served] == pytest.approx([h["score"] for h in local], abs=1e-4)
+    finally:
+        service.close()

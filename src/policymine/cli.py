@@ -206,6 +206,8 @@ def ingest(
         report = run(paths, settings, prune=prune, progress=bar)
     for failure in report.failed:
         typer.echo(f"error: {failure.path}: {failure.reason}", err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     summary = report.summary()
     if json_:
         _print_json(report.to_dict())

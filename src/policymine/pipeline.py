@@ -34,7 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import SUPPORTED_SUFFIXES, Settings
-from .embed import embed, get_embedder, model_spec
+from .embed import embed, export_query_model, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
 from .extract import extract, sha256_file
 from .index import INDEX_FILE, build, check_model, open_index, save_index
@@ -72,6 +72,7 @@ class IngestReport:
 
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # the index works, but not as well as it could
 
     def count(self, status: str) -> int:
         """How many files ended with this status."""
@@ -92,7 +93,7 @@ class IngestReport:
         }
 
     def to_dict(self) -> dict:
-        return {"summary": self.summary(), "files": [asdict(f) for f in self.files]}
+        return {"summary": self.summary(), "files": [asdict(f) for f in self.files], "warnings": self.warnings}
 
 
 # A folder's own documentation is not a policy document: ../shared/corpus/README.md was
@@ -369,6 +370,10 @@ def ingest(
         finally:
             save_index(store, index)
         ensure_practices(store)  # an index from before practice records gets them all once
+        if store.documents():  # once per index; an older index gets it with its next ingest
+            problem = export_query_model(name, settings.index_dir)
+            if problem:
+                report.warnings.append(f"queries will embed in numpy, more slowly: no ONNX export ({problem})")
     report.seconds = time.time() - started
     return report
 

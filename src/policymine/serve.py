@@ -1,8 +1,9 @@
 """A small HTTP JSON API over one open index, for tools that search all day.
 
-`policymine serve` opens the index and the query model once, and loads the keyword postings
-into memory (keyword.py; a few seconds per 100k passages); each request then costs only the
-search itself (milliseconds instead of a process start). The parameters are the CLI's:
+`policymine serve` opens the index and the query model once, warm (search.Searcher: the
+keyword postings in memory, the query model in onnxruntime; a few seconds per 100k passages);
+each request then costs only the search itself (milliseconds instead of a process start).
+The parameters are the CLI's:
 
     GET /search?q=rooftop+solar&k=5&mode=hybrid&country=DE&per_doc=1&explain=1
     GET /similar?id=42&k=5            GET /similar?text=citizens+climate+council
@@ -28,7 +29,6 @@ from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
-from .keyword import KeywordIndex
 from .search import Searcher
 from .types import Filters
 
@@ -88,10 +88,11 @@ class Service:
 
     def __init__(self, settings: Settings, threads: int = THREADS):
         self.settings = settings
-        first = Searcher(settings)
+        first = Searcher(settings, warm=True)
         first.embedder.embed_batch(["warm up"])  # load the query model and index before the first request
         _ = first.index, first.fragments  # loaded now, not by the first request
-        self.keywords = first.keywords = KeywordIndex(settings.index_dir)
+        self.keywords = first.keywords
+        self.query_model = getattr(first.embedder, "backend", settings.model)
         self.topics = first.topics
         self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
         self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
@@ -102,7 +103,6 @@ class Service:
         """Close the index."""
         for searcher in self._searchers:
             searcher.close()
-        self.keywords.close()
 
     @contextmanager
     def _searcher(self):
@@ -124,6 +124,7 @@ class Service:
                     "status": "ok",
                     "index_dir": str(self.settings.index_dir),
                     "passages": len(searcher.index),
+                    "query_model": self.query_model,  # "numpy" for an index without the ONNX export
                     # "sqlite" once another process has written to the index since serve started
                     "keyword_postings": "memory" if self.keywords.current() else "sqlite",
                 }
