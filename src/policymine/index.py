@@ -7,7 +7,7 @@ Inner-product search over unit vectors (cosine). The index type follows the corp
   0.97 against exact at 2 ms and 380 MB, where exact needs 120 ms and 1.5 GB; at 100k
   ("IVF1024,SQ8") recall@10 0.98 at 0.7 ms.
 The threshold is low because a warm query's budget is ~20 ms and embedding the query takes
-~15 of them (numpy MiniLM, one core), leaving the vector search about 5 ms.
+~8 of them (onnxruntime in serve, one core) and the rest of the search ~4, leaving the vector search a few ms.
 A filtered search on an IVF index scores the allowed passages exactly instead: their
 vectors sit in lists the query would not probe, so a selector alone returned 4 of 10.
 
