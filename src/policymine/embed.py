@@ -27,7 +27,6 @@ import numpy as np
 
 from .errors import ConfigError
 
-
 QUERY_MODEL_FILE = "query-model.onnx"  # in the index folder, written by ingest
 # Texts the exported model must embed as the torch model does (to 1e-4) before it is kept.
 EXPORT_CHECK = ["rooftop solar incentives", "Bürgerbeteiligung beim Klimaschutz", "a " * 300]

@@ -2,8 +2,8 @@
 
 FTS5 ranks the matches of a query by calling bm25() on each, and bm25() reads the passage's
 length from the docsize table: a query whose words occur in tens of thousands of passages
-spent ~20 ms there at 100k passages, most of a warm query's budget. `policymine serve`
-therefore loads the postings once (term -> passages and term frequencies; ~2.5 s at 100k)
+spent ~16 ms there at 100k passages, most of a warm query's budget. `policymine serve`
+therefore loads the postings once (term -> passages and term frequencies; ~3 s and ~50 MB at 100k)
 and computes the same sum with numpy, with FTS5's constants and its order of floating-point
 operations (fts5_aux.c), so the scores are FTS5's to the bit:
 
