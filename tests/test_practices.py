@@ -76,3 +76,34 @@ def test_eval_practices_on_the_labelled_set():
     report = evaluate_practices(ROOT / "eval/practices.jsonl", "test")
     assert report.rows == 120 and report.gold == 39
     assert report.detection.precision > 0.4 and report.detection.recall > 0.4
+
+
+def test_a_document_and_its_records_are_stored_together(tmp_path, monkeypatch):
+    """Records are built inside the document's transaction: if building them fails, the
+    document is not stored either (and is reported), so no kill can leave one without the other."""
+    from conftest import CORPUS
+
+    from policymine import pipeline
+    from policymine.pipeline import ingest
+
+    settings = settings_for(tmp_path / "ix")
+    ingest([CORPUS / "01-berlin-solar.pdf"], settings)
+
+    def broken(store, doc_id):
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(pipeline, "practice_records", broken)
+    report = ingest([CORPUS / "07-denver-climate-fund.pdf"], settings)
+    [failed] = report.failed
+    assert "detector crashed" in failed.reason
+    with Store(settings.index_dir) as store:
+        assert [d.name for d in store.documents()] == ["01-berlin-solar.pdf"]
+        orphans = store.db.execute(
+            "SELECT COUNT(*) FROM passages p LEFT JOIN documents d ON d.id = p.doc_id WHERE d.id IS NULL"
+        ).fetchone()[0]
+        assert orphans == 0
+    monkeypatch.undo()
+    ingest([CORPUS / "07-denver-climate-fund.pdf"], settings)
+    with Store(settings.index_dir) as store:
+        stored = store.db.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
+        assert stored == build_practices(store)  # what ingest stored is what a rebuild computes

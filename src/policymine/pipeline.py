@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +39,7 @@ from .embed import embed, export_query_model, get_embedder, model_spec
 from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
 from .extract import extract, sha256_file
 from .index import INDEX_FILE, build, check_model, open_index, save_index
-from .practices import DETECTOR_VERSION, build_practices, ensure_practices
+from .practices import DETECTOR_VERSION, ensure_practices, practice_records
 from .segment import segment
 from .store import Store
 from .tag import Tagger, Taxonomy, load_taxonomy
@@ -403,12 +404,12 @@ def _index_files(
             report.files.append(FileResult(str(path), "failed", reason=item.error.reason))
         else:
             try:
-                removed, ids = store.replace_document(item.doc, item.tags, item.passages, item.vectors)
+                # practice records in the document's own transaction: a kill cannot leave it without them
+                practices = partial(practice_records, store) if records_each else None
+                removed, ids = store.replace_document(item.doc, item.tags, item.passages, item.vectors, practices)
                 # the vectors right after the commit: an interrupt must not find them in one store only
                 index.remove(removed)
                 index.add(ids, item.vectors)
-                if records_each:
-                    build_practices(store, store.doc_ids([item.doc.path]))
                 report.files.append(FileResult(str(path), status[path], len(item.doc.pages), len(item.passages)))
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                 reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"

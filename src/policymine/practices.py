@@ -255,16 +255,18 @@ def record(
     return Record(passage_id, round(score, 3), title, instrument, status, actors[:8], years, quantities[:8], quote, quote_page, evidence)
 
 
+def practice_records(store: Store, doc_id: int) -> list[dict]:
+    """The practice records of one stored document (see `record`)."""
+    passages, entities, raw_pages = store.document_passages(doc_id)
+    pages = {number: normalise(text) for number, text in raw_pages.items()}
+    records = (record(pid, text, section, entities.get(pid, []), pages, page, page_end)
+               for pid, text, section, page, page_end in passages)
+    return [rec.to_dict() for rec in records if rec]
+
+
 def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
     """Compute and store the practice records of some documents (all when None); returns how many."""
-    records = []
-    for doc_id in store.doc_ids() if doc_ids is None else doc_ids:
-        passages, entities, raw_pages = store.document_passages(doc_id)
-        pages = {number: normalise(text) for number, text in raw_pages.items()}
-        for pid, text, section, page, page_end in passages:
-            rec = record(pid, text, section, entities.get(pid, []), pages, page, page_end)
-            if rec:
-                records.append(rec.to_dict())
+    records = [r for doc_id in (store.doc_ids() if doc_ids is None else doc_ids) for r in practice_records(store, doc_id)]
     store.replace_practices(doc_ids, records)
     if doc_ids is None:
         store.set_meta(practices=DETECTOR_VERSION)

@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +255,19 @@ class Store:
         return StoredDoc(*row) if row else None
 
     def replace_document(
-        self, doc: Document, tags: DocumentTags, passages: Sequence[Passage], vectors: np.ndarray
+        self,
+        doc: Document,
+        tags: DocumentTags,
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        practices: Callable[[int], Sequence[dict]] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Store a document, replacing an older version at the same path, in one transaction.
+
+        Args:
+            practices: given the new document's id, its practice records, read from this
+                connection before the commit, so that the document and its records are
+                stored together or not at all.
 
         Returns:
             (removed passage ids, new passage ids), for the vector index to follow.
@@ -293,6 +303,8 @@ class Store:
                     "INSERT INTO entities VALUES (?, ?, ?, ?, ?)",
                     [(passage.id, e.text, e.label, e.norm, e.country) for e in passage.entities],
                 )
+            if practices:
+                self._replace_practices([doc_id], practices(doc_id))
         return removed, ids
 
     def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str, dim: int) -> None:
@@ -320,18 +332,21 @@ class Store:
     def replace_practices(self, doc_ids: Sequence[int] | None, records: Sequence[dict]) -> None:
         """Swap the practice records of some documents (all when `doc_ids` is None), in one transaction."""
         with self.transaction():
-            if doc_ids is None:
-                self.db.execute("DELETE FROM practices")
-            else:
-                for doc_id in doc_ids:
-                    self.db.execute(
-                        "DELETE FROM practices WHERE passage_id IN (SELECT id FROM passages WHERE doc_id = ?)", (doc_id,)
-                    )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO practices VALUES (?, ?, ?, ?, ?, ?)",
-                [(r["passage_id"], r["score"], r["instrument"], r["status"], r["page"], json.dumps(r, ensure_ascii=False))
-                 for r in records],
-            )
+            self._replace_practices(doc_ids, records)
+
+    def _replace_practices(self, doc_ids: Sequence[int] | None, records: Sequence[dict]) -> None:
+        if doc_ids is None:
+            self.db.execute("DELETE FROM practices")
+        else:
+            for doc_id in doc_ids:
+                self.db.execute(
+                    "DELETE FROM practices WHERE passage_id IN (SELECT id FROM passages WHERE doc_id = ?)", (doc_id,)
+                )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO practices VALUES (?, ?, ?, ?, ?, ?)",
+            [(r["passage_id"], r["score"], r["instrument"], r["status"], r["page"], json.dumps(r, ensure_ascii=False))
+             for r in records],
+        )
 
     # ------------------------------------------------------------------ reading
 
