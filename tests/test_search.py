@@ -91,8 +91,9 @@ def test_weighted_fusion_is_the_alternative(fake_index):
 
 
 def test_unknown_topic_and_empty_query_are_errors(fake_index):
-    with pytest.raises(NotFoundError, match="known topics: climate, energy"):
+    with pytest.raises(PolicymineError, match="known topics: climate, energy") as raised:
         search("solar", settings_for(fake_index), filters=Filters(topic="solar"))
+    assert not isinstance(raised.value, NotFoundError)  # a bad parameter: serve answers 400
     with pytest.raises(PolicymineError, match="empty query"):
         search("  ", settings_for(fake_index))
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import Settings
 from .embed import Embedder, get_query_embedder, model_spec
-from .errors import NotFoundError, PolicymineError
+from .errors import PolicymineError
 from .index import VectorIndex, check_model, open_index
 from .keyword import KeywordIndex
 from .store import Row, Store
@@ -154,9 +154,10 @@ class Searcher:
         return json.loads(self.store.meta().get("topics", "[]"))
 
     def check_topic(self, topic: str | None) -> None:
-        """NotFoundError naming the known topics when `topic` is not one of them."""
+        """PolicymineError naming the known topics when `topic` is not one of them (a bad
+        parameter, like a bad mode: serve answers 400, not 404)."""
         if topic and topic not in self.topics:
-            raise NotFoundError(f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}")
+            raise PolicymineError(f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}")
 
     # ------------------------------------------------------------------ search
 

@@ -65,7 +65,7 @@ def parse_params(query: str) -> dict[str, Any]:
     return params
 
 
-def check_params(path: str, params: dict[str, Any], topics: list[str]) -> None:
+def check_params(path: str, params: dict[str, Any]) -> None:
     """PolicymineError (NotFoundError for an unknown endpoint) naming the first bad parameter."""
     if path not in _ENDPOINTS:
         raise NotFoundError(f"no such endpoint {path}: use {', '.join(_ENDPOINTS)}")
@@ -79,8 +79,6 @@ def check_params(path: str, params: dict[str, Any], topics: list[str]) -> None:
             raise PolicymineError(f"q is {len(params['q'])} characters; at most {MAX_QUERY_CHARS} (use /similar?text= for passages)")
     if path == "/similar" and len(params.get("text", "")) > MAX_TEXT_CHARS:
         raise PolicymineError(f"text is {len(params['text'])} characters; at most {MAX_TEXT_CHARS}")
-    if params.get("topic") and params["topic"] not in topics:
-        raise PolicymineError(f"unknown topic {params['topic']!r}; known topics: {', '.join(topics)}")
 
 
 class Service:
@@ -93,7 +91,6 @@ class Service:
         _ = first.index, first.fragments  # loaded now, not by the first request
         self.keywords = first.keywords
         self.query_model = getattr(first.embedder, "backend", settings.model)
-        self.topics = first.topics
         self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
         self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
         for searcher in self._searchers:
@@ -115,7 +112,7 @@ class Service:
     def handle(self, path: str, params: dict[str, Any]) -> dict:
         """Answer one request; PolicymineError for bad input."""
         start = time.perf_counter()
-        check_params(path, params, self.topics)
+        check_params(path, params)  # the topic and mode are checked first thing by the search
         k, per_doc = params.get("k", 10), params.get("per_doc")
         filters = Filters(**{name: params[name] for name in _FILTERS if name in params})
         with self._searcher() as searcher:
