@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -114,5 +115,33 @@ def test_serve_on_the_real_model_answers_as_the_cli_does(real_index):
                 local = [h.to_dict() for h in search(query, settings, k=5, mode=mode)]
                 assert [h["passage_id"] for h in served] == [h["passage_id"] for h in local], (query, mode)
                 assert [h["score"] for h in served] == pytest.approx([h["score"] for h in local], abs=1e-4)
+    finally:
+        service.close()
+
+
+def test_serve_picks_up_an_ingest_without_a_restart(tmp_path, monkeypatch):
+    from conftest import CORPUS
+
+    from policymine import serve
+    from policymine.pipeline import ingest
+
+    monkeypatch.setattr(serve, "RELOAD_POLL_S", 0.05)
+    monkeypatch.setattr(serve, "RELOAD_QUIET_S", 0.3)
+    settings = settings_for(tmp_path / "ix")
+    ingest([CORPUS / "01-berlin-solar.pdf"], settings)
+    service = serve.Service(settings, threads=2)
+    try:
+        before = service.handle("/health", {})["passages"]
+        ingest([CORPUS / "06-boston-participatory-budgeting.pdf"], settings)
+        deadline = time.monotonic() + 30  # an ingest's quiet spells may bring earlier reloads too
+        while service.handle("/health", {})["passages"] == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # the siblings get it right after the first searcher
+        health = service.handle("/health", {})
+        assert service.reloads >= 1 and health["reload_error"] is None
+        assert health["passages"] > before and health["keyword_postings"] == "memory"
+        for mode in ("dense", "keyword", "hybrid"):
+            hits = service.handle("/search", {"q": "participatory budgeting Boston", "mode": mode, "k": 10, "per_doc": 10})["hits"]
+            assert "06-boston-participatory-budgeting.pdf" in {h["doc"] for h in hits}, mode
     finally:
         service.close()

@@ -121,12 +121,27 @@ class Searcher:
 
     def sibling(self) -> Searcher:
         """Another Searcher on the same index for another thread: its own database connection,
-        this one's vector index and query model (both are read-only and safe to share)."""
+        this one's vector index, keyword postings and query model (read-only, safe to share)."""
         other = Searcher(self.settings)
+        self.share_with(other)
+        return other
+
+    def share_with(self, other: Searcher) -> None:
+        """Give a sibling this searcher's vector index, keyword postings and query model."""
         for name in ("index", "fragments", "embedder"):
             other.__dict__[name] = getattr(self, name)
         other.keywords = self.keywords
-        return other
+
+    def reload(self) -> None:
+        """Load the vector index, fragment ids and keyword postings again, after another
+        process (an ingest) has written to the index; then share_with() the siblings.
+
+        A search running meanwhile finishes on the old ones, which are left to the garbage
+        collector rather than closed under it.
+        """
+        keywords = KeywordIndex(self.settings.index_dir) if self.keywords else None
+        self.__dict__.update(index=open_index(self.store, self.dim), fragments=self.store.fragment_ids(MIN_DENSE_WORDS))
+        self.keywords = keywords
 
     @cached_property
     def _background(self) -> ThreadPoolExecutor:

@@ -3,6 +3,9 @@
 `policymine serve` opens the index and the query model once, warm (search.Searcher: the
 keyword postings in memory, the query model in onnxruntime; a few seconds per 100k passages);
 each request then costs only the search itself (milliseconds instead of a process start).
+When another process (an ingest) writes to the index, the keyword list answers from SQLite
+at once, and once the writes have stopped for RELOAD_QUIET_S the vector index and postings
+are loaded again, so new documents are found by every mode without a restart.
 The parameters are the CLI's:
 
     GET /search?q=rooftop+solar&k=5&mode=hybrid&country=DE&per_doc=1&explain=1
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,9 +34,12 @@ from urllib.parse import parse_qs, urlparse
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
 from .search import Searcher
+from .store import Store
 from .types import Filters
 
 THREADS = os.cpu_count() or 2  # searchers answering at once; more only queue inside the CPU
+RELOAD_POLL_S = 1.0  # how often serve looks for writes by another process
+RELOAD_QUIET_S = 5.0  # and how long they must have stopped before it reloads
 MAX_K = 1000
 MAX_PER_DOC = 100
 MAX_QUERY_CHARS = 1000  # a query, not a document: longer texts go to /similar?text=
@@ -89,17 +96,42 @@ class Service:
         first = Searcher(settings, warm=True)
         first.embedder.embed_batch(["warm up"])  # load the query model and index before the first request
         _ = first.index, first.fragments  # loaded now, not by the first request
-        self.keywords = first.keywords
         self.query_model = getattr(first.embedder, "backend", settings.model)
         self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
         self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
         for searcher in self._searchers:
             self._idle.put(searcher)
+        self.reloads, self.reload_error = 0, None
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="reload", daemon=True)
+        self._watcher.start()
 
     def close(self) -> None:
         """Close the index."""
+        self._stop.set()
+        self._watcher.join()
         for searcher in self._searchers:
             searcher.close()
+
+    def _watch(self) -> None:
+        """Reload the vector index and keyword postings once an ingest into the index has
+        written and then been quiet for RELOAD_QUIET_S: not after every document it commits."""
+        first = self._searchers[0]
+        with Store(self.settings.index_dir) as watch:  # its data_version moves with every commit
+            last, quiet_since = watch.data_version(), time.monotonic()
+            while not self._stop.wait(RELOAD_POLL_S):
+                version = watch.data_version()
+                if version != last:
+                    last, quiet_since = version, time.monotonic()
+                elif time.monotonic() - quiet_since >= RELOAD_QUIET_S and not first.keywords.current():
+                    try:
+                        first.reload()
+                    except Exception as exc:  # noqa: BLE001 - keep serving what was loaded; retry when quiet again
+                        self.reload_error, quiet_since = f"{type(exc).__name__}: {exc}", time.monotonic()
+                        continue
+                    for sibling in self._searchers[1:]:
+                        first.share_with(sibling)
+                    self.reloads, self.reload_error = self.reloads + 1, None
 
     @contextmanager
     def _searcher(self):
@@ -122,8 +154,10 @@ class Service:
                     "index_dir": str(self.settings.index_dir),
                     "passages": len(searcher.index),
                     "query_model": self.query_model,  # "numpy" for an index without the ONNX export
+                    "reloads": self.reloads,  # after ingests into the index while serving
+                    "reload_error": self.reload_error,
                     # "sqlite" once another process has written to the index since serve started
-                    "keyword_postings": "memory" if self.keywords.current() else "sqlite",
+                    "keyword_postings": "memory" if searcher.keywords.current() else "sqlite",
                 }
             if path == "/search":
                 explain = str(params.get("explain", "0")).lower() in ("1", "true", "yes")
