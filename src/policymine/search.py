@@ -140,7 +140,11 @@ class Searcher:
         collector rather than closed under it.
         """
         keywords = KeywordIndex(self.settings.index_dir) if self.keywords else None
-        self.__dict__.update(index=open_index(self.store, self.dim), fragments=self.store.fragment_ids(MIN_DENSE_WORDS))
+        # An own connection: open_index's read transaction must not wrap the queries that other
+        # threads run on this searcher's connection meanwhile.
+        with Store(self.settings.index_dir) as store:
+            index, fragments = open_index(store, self.dim), store.fragment_ids(MIN_DENSE_WORDS)
+        self.__dict__.update(index=index, fragments=fragments)
         self.keywords = keywords
 
     @cached_property
