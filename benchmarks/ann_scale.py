@@ -83,13 +83,16 @@ class Candidate:
 def default_candidates(n: int) -> list[Candidate]:
     """Exact search and the approximate indexes compared at n passages."""
     nlist = pmindex.nlist_for(n)
-    return [Candidate.parse(f) for f in (
-        "Flat",
-        "HNSW32,SQ8",
-        f"IVF{nlist},SQ8",
-        f"IVF{nlist},SQfp16",
-        f"IVF{nlist},PQ48np,RFlat",
-    )]
+    return [
+        Candidate.parse(f)
+        for f in (
+            "Flat",
+            "HNSW32,SQ8",
+            f"IVF{nlist},SQ8",
+            f"IVF{nlist},SQfp16",
+            f"IVF{nlist},PQ48np,RFlat",
+        )
+    ]
 
 
 @dataclass
@@ -174,8 +177,9 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def synthesize(real: np.ndarray, n: int, noise: np.ndarray, rng: np.random.Generator,
-               chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+def synthesize(
+    real: np.ndarray, n: int, noise: np.ndarray, rng: np.random.Generator, chunk: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
     """n synthetic passage vectors made from real ones; returns (vectors, source rows).
 
     Random unit vectors have no structure: every pair is near-orthogonal, so the neighbours
@@ -199,17 +203,18 @@ def synthesize(real: np.ndarray, n: int, noise: np.ndarray, rng: np.random.Gener
     sources = rng.integers(0, len(real), n)
     out = np.empty((n, real.shape[1]), dtype=np.float32)
     for start in range(0, n, chunk):
-        src = sources[start:start + chunk]
+        src = sources[start : start + chunk]
         other = neighbours[src, rng.integers(0, NEIGHBOURS, len(src))]
         t = rng.uniform(0, MIX_MAX, (len(src), 1)).astype(np.float32)
         v = normalise((1 - t) * real[src] + t * real[other])
         v += rng.standard_normal(v.shape, dtype=np.float32) @ noise
-        out[start:start + chunk] = normalise(v)
+        out[start : start + chunk] = normalise(v)
     return out, sources
 
 
-def make_queries(held_out: np.ndarray, count: int, noise: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+def make_queries(
+    held_out: np.ndarray, count: int, noise: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Queries: held-out real passages (not sources of any synthetic vector), perturbed."""
     rows = rng.choice(len(held_out), count, replace=count > len(held_out))
     q = held_out[rows].copy()
@@ -217,8 +222,9 @@ def make_queries(held_out: np.ndarray, count: int, noise: np.ndarray,
     return normalise(q)
 
 
-def exact_topk(x: np.ndarray, queries: np.ndarray, k: int,
-               chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+def exact_topk(
+    x: np.ndarray, queries: np.ndarray, k: int, chunk: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
     """(scores, ids) of the exact top-k by inner product.
 
     numpy in blocks: for a few hundred queries it is several times faster here than
@@ -227,23 +233,24 @@ def exact_topk(x: np.ndarray, queries: np.ndarray, k: int,
     out_s = np.empty((len(queries), k), dtype=np.float32)
     out_i = np.empty((len(queries), k), dtype=np.int64)
     for qs in range(0, len(queries), 2048):
-        q = queries[qs:qs + 2048]
+        q = queries[qs : qs + 2048]
         best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
         best_i = np.empty((len(q), 0), dtype=np.int64)
         for xs in range(0, len(x), chunk):
-            scores = q @ x[xs:xs + chunk].T
+            scores = q @ x[xs : xs + chunk].T
             top = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
             best_s = np.hstack([best_s, np.take_along_axis(scores, top, 1)])
             best_i = np.hstack([best_i, top + xs])
             keep = np.argsort(-best_s, axis=1, kind="stable")[:, :k]
             best_s = np.take_along_axis(best_s, keep, 1)
             best_i = np.take_along_axis(best_i, keep, 1)
-        out_s[qs:qs + 2048], out_i[qs:qs + 2048] = best_s, best_i
+        out_s[qs : qs + 2048], out_i[qs : qs + 2048] = best_s, best_i
     return out_s, out_i
 
 
-def time_queries(index: faiss.Index, queries: np.ndarray, k: int,
-                 params: faiss.SearchParameters | None = None) -> tuple[np.ndarray, np.ndarray]:
+def time_queries(
+    index: faiss.Index, queries: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(ids, milliseconds) of searching one query at a time."""
     for q in queries[:5]:  # warm caches and pages before the clock runs
         index.search(q[None], k, params=params)
@@ -272,13 +279,20 @@ class Coarse:
     seconds: float
 
 
-def train_coarse(x: np.ndarray, nlist: int, train_size: int, iters: int,
-                 rng: np.random.Generator) -> Coarse:
+def train_coarse(
+    x: np.ndarray, nlist: int, train_size: int, iters: int, rng: np.random.Generator
+) -> Coarse:
     """Spherical k-means on a sample (as IVF trains for inner product), then assign all."""
     started = time.perf_counter()
     sample = x[np.sort(rng.choice(len(x), train_size, replace=False))]
-    kmeans = faiss.Kmeans(x.shape[1], nlist, niter=iters, spherical=True, seed=1,
-                          max_points_per_centroid=max(256, len(sample) // nlist + 1))
+    kmeans = faiss.Kmeans(
+        x.shape[1],
+        nlist,
+        niter=iters,
+        spherical=True,
+        seed=1,
+        max_points_per_centroid=max(256, len(sample) // nlist + 1),
+    )
     kmeans.train(sample)
     quantizer = faiss.IndexFlatIP(x.shape[1])
     quantizer.add(kmeans.centroids)
@@ -286,8 +300,14 @@ def train_coarse(x: np.ndarray, nlist: int, train_size: int, iters: int,
     return Coarse(kmeans.centroids, assign[:, 0].copy(), time.perf_counter() - started)
 
 
-def build(factory: str, x: np.ndarray, train: np.ndarray, coarse: dict[int, Coarse],
-          args: argparse.Namespace, rng: np.random.Generator) -> tuple[faiss.Index, float]:
+def build(
+    factory: str,
+    x: np.ndarray,
+    train: np.ndarray,
+    coarse: dict[int, Coarse],
+    args: argparse.Namespace,
+    rng: np.random.Generator,
+) -> tuple[faiss.Index, float]:
     """The index for `factory` holding x under ids 0..n-1, and its build seconds.
 
     IVF indexes reuse one trained coarse quantizer and assignment per list count, and
@@ -341,14 +361,16 @@ def knob_params(cand: Candidate, value: int | None, sel: faiss.IDSelector | None
     if cand.knob == "nprobe":
         ivf = faiss.SearchParametersIVF(nprobe=value, sel=sel)
         if "RFlat" in cand.factory or "Refine" in cand.factory:
-            return faiss.IndexRefineSearchParameters(k_factor=REFINE_K_FACTOR,
-                                                     base_index_params=ivf)
+            return faiss.IndexRefineSearchParameters(
+                k_factor=REFINE_K_FACTOR, base_index_params=ivf
+            )
         return ivf
     return faiss.SearchParameters(sel=sel) if sel is not None else None
 
 
-def measure(cand: Candidate, index: faiss.Index, queries: np.ndarray, truth: np.ndarray,
-            threads: int) -> list[Point]:
+def measure(
+    cand: Candidate, index: faiss.Index, queries: np.ndarray, truth: np.ndarray, threads: int
+) -> list[Point]:
     """Recall@10 and latency at each knob setting, one query at a time."""
     faiss.omp_set_num_threads(threads)
     points = []
@@ -408,9 +430,16 @@ def with_ids(index: faiss.Index, n: int) -> faiss.Index:
     return wrapped
 
 
-def filtered(cand: Candidate, chosen: Point, index: faiss.Index, x: np.ndarray,
-             doc_of: np.ndarray, queries: np.ndarray, threads: int,
-             rng: np.random.Generator) -> list[dict]:
+def filtered(
+    cand: Candidate,
+    chosen: Point,
+    index: faiss.Index,
+    x: np.ndarray,
+    doc_of: np.ndarray,
+    queries: np.ndarray,
+    threads: int,
+    rng: np.random.Generator,
+) -> list[dict]:
     """Filtered search with ~1% of ids allowed: results returned, recall, latency.
 
     Two allowed sets: 1% of ids at random, and whole documents covering ~1% (a search
@@ -430,23 +459,44 @@ def filtered(cand: Candidate, chosen: Point, index: faiss.Index, x: np.ndarray,
         sub = x[allowed]
         truth = allowed[np.argsort(-(queries @ sub.T), axis=1)[:, :K]]
         sel = faiss.IDSelectorBatch(allowed)
-        values = [value, min(4 * value, faiss.extract_index_ivf(index).nlist)
-                  if cand.knob == "nprobe" else 4 * value] if value else [None]
+        values = (
+            [
+                value,
+                min(4 * value, faiss.extract_index_ivf(index).nlist)
+                if cand.knob == "nprobe"
+                else 4 * value,
+            ]
+            if value
+            else [None]
+        )
         for v in values:
             found, ms = time_queries(index, queries, K, knob_params(cand, v, sel))
-            rows.append({"allowed": name, "size": len(allowed),
-                         "knob": f"{cand.knob}={v}" if v else "-",
-                         "returned": float((found >= 0).sum(axis=1).mean()),
-                         "recall": recall_at_k(found, truth),
-                         "p50_ms": float(np.percentile(ms, 50))})
+            rows.append(
+                {
+                    "allowed": name,
+                    "size": len(allowed),
+                    "knob": f"{cand.knob}={v}" if v else "-",
+                    "returned": float((found >= 0).sum(axis=1).mean()),
+                    "recall": recall_at_k(found, truth),
+                    "p50_ms": float(np.percentile(ms, 50)),
+                }
+            )
         ms = []
         for q in queries:
             started = time.perf_counter()
             _, top = faiss.knn(q[None], sub, K, metric=faiss.METRIC_INNER_PRODUCT)
             _ = allowed[top[0]]
             ms.append((time.perf_counter() - started) * 1000)
-        rows.append({"allowed": name, "size": len(allowed), "knob": "brute force",
-                     "returned": float(K), "recall": 1.0, "p50_ms": float(np.percentile(ms, 50))})
+        rows.append(
+            {
+                "allowed": name,
+                "size": len(allowed),
+                "knob": "brute force",
+                "returned": float(K),
+                "recall": 1.0,
+                "p50_ms": float(np.percentile(ms, 50)),
+            }
+        )
     return rows
 
 
@@ -463,15 +513,21 @@ def exact_curve(x: np.ndarray, queries: np.ndarray, threads: int) -> list[dict]:
     return out
 
 
-def structure(real: np.ndarray, held: np.ndarray, x: np.ndarray, truth_scores: np.ndarray,
-              rng: np.random.Generator) -> dict:
+def structure(
+    real: np.ndarray,
+    held: np.ndarray,
+    x: np.ndarray,
+    truth_scores: np.ndarray,
+    rng: np.random.Generator,
+) -> dict:
     """Median neighbour cosines, real against synthetic, to show the structure survived."""
     sample = rng.choice(len(real), min(len(real), 2000), replace=False)
     real_nn, _ = exact_topk(real, real[sample], K + 1)
     synth_nn, _ = exact_topk(x, x[rng.choice(len(x), 300, replace=False)], K + 1)
     real_q, _ = exact_topk(real, held, K)
     return {
-        "real_nn1": float(np.median(real_nn[:, 1])), "real_nn10": float(np.median(real_nn[:, K])),
+        "real_nn1": float(np.median(real_nn[:, 1])),
+        "real_nn10": float(np.median(real_nn[:, K])),
         "synthetic_nn1": float(np.median(synth_nn[:, 1])),
         "synthetic_nn10": float(np.median(synth_nn[:, K])),
         "real_query_top1": float(np.median(real_q[:, 0])),
@@ -482,52 +538,76 @@ def structure(real: np.ndarray, held: np.ndarray, x: np.ndarray, truth_scores: n
 def print_report(out: dict) -> None:
     """The results as plain tables."""
     c, s = out["config"], out["structure"]
-    print(f"ANN scale benchmark: n={c['n']:,} synthetic passages (d={c['dim']}) from "
-          f"{c['real']:,} real, {c['queries']} queries, k={K}")
-    print(f"build threads {c['threads']}, search threads {c['search_threads']} (one query at a "
-          f"time); load average at start {c['load_start']:.1f}, end {c['load_end']:.1f}")
-    print(f"structure, median cosine: nearest/10th neighbour real {s['real_nn1']:.2f}/"
-          f"{s['real_nn10']:.2f}, synthetic {s['synthetic_nn1']:.2f}/{s['synthetic_nn10']:.2f}; "
-          f"query to top-1: real {s['real_query_top1']:.2f}, synthetic "
-          f"{s['synthetic_query_top1']:.2f}")
-    print(f"targets: recall@10 >= {TARGET_RECALL}, p50 <= {TARGET_P50_MS:.0f} ms, "
-          f"memory <= {TARGET_MEMORY_MB:.0f} MB\n")
-    head = (f"{'index':<24}{'knob':<14}{'build s':>8}{'mem MB':>9}{'RSS+ MB':>9}"
-            f"{'recall':>8}{'p50 ms':>8}{'p99 ms':>8}  remove  meets")
+    print(
+        f"ANN scale benchmark: n={c['n']:,} synthetic passages (d={c['dim']}) from "
+        f"{c['real']:,} real, {c['queries']} queries, k={K}"
+    )
+    print(
+        f"build threads {c['threads']}, search threads {c['search_threads']} (one query at a "
+        f"time); load average at start {c['load_start']:.1f}, end {c['load_end']:.1f}"
+    )
+    print(
+        f"structure, median cosine: nearest/10th neighbour real {s['real_nn1']:.2f}/"
+        f"{s['real_nn10']:.2f}, synthetic {s['synthetic_nn1']:.2f}/{s['synthetic_nn10']:.2f}; "
+        f"query to top-1: real {s['real_query_top1']:.2f}, synthetic "
+        f"{s['synthetic_query_top1']:.2f}"
+    )
+    print(
+        f"targets: recall@10 >= {TARGET_RECALL}, p50 <= {TARGET_P50_MS:.0f} ms, "
+        f"memory <= {TARGET_MEMORY_MB:.0f} MB\n"
+    )
+    head = (
+        f"{'index':<24}{'knob':<14}{'build s':>8}{'mem MB':>9}{'RSS+ MB':>9}"
+        f"{'recall':>8}{'p50 ms':>8}{'p99 ms':>8}  remove  meets"
+    )
     print(head)
     for r in out["results"]:
         p = r["chosen"]
         meets = "yes" if not r["fails"] else "no: " + ",".join(r["fails"])
-        print(f"{r['factory']:<24}{p['knob']:<14}{r['build_s']:>8.1f}{r['memory_mb']:>9.0f}"
-              f"{r['rss_mb']:>9.0f}{p['recall']:>8.3f}{p['p50_ms']:>8.2f}{p['p99_ms']:>8.2f}  "
-              f"{'yes' if r['removable'] else 'no':<6}  {meets}")
+        print(
+            f"{r['factory']:<24}{p['knob']:<14}{r['build_s']:>8.1f}{r['memory_mb']:>9.0f}"
+            f"{r['rss_mb']:>9.0f}{p['recall']:>8.3f}{p['p50_ms']:>8.2f}{p['p99_ms']:>8.2f}  "
+            f"{'yes' if r['removable'] else 'no':<6}  {meets}"
+        )
     if out.get("coarse_s"):
-        print(f"(IVF build times include the shared k-means + assignment, "
-              f"{out['coarse_s']:.1f} s; RFlat keeps the full vectors, counted in its memory)")
+        print(
+            f"(IVF build times include the shared k-means + assignment, "
+            f"{out['coarse_s']:.1f} s; RFlat keeps the full vectors, counted in its memory)"
+        )
     win = out.get("winner")
     if win:
         print(f"\nsweep of {win['factory']} (memory {win['memory_mb']:.0f} MB)")
         print(f"{'knob':<14}{'recall':>8}{'p50 ms':>8}{'p99 ms':>8}  meets")
         for p in win["sweep"]:
             ok = p["recall"] >= TARGET_RECALL and p["p50_ms"] <= TARGET_P50_MS
-            print(f"{p['knob']:<14}{p['recall']:>8.3f}{p['p50_ms']:>8.2f}{p['p99_ms']:>8.2f}  "
-                  f"{'yes' if ok and win['memory_mb'] <= TARGET_MEMORY_MB else 'no'}")
+            print(
+                f"{p['knob']:<14}{p['recall']:>8.3f}{p['p50_ms']:>8.2f}{p['p99_ms']:>8.2f}  "
+                f"{'yes' if ok and win['memory_mb'] <= TARGET_MEMORY_MB else 'no'}"
+            )
     if out.get("filtered"):
         print(f"\nfiltered search on {win['factory']} (IDSelectorBatch, k={K})")
         print(f"{'allowed':<16}{'ids':>8}  {'knob':<14}{'returned':>9}{'recall':>8}{'p50 ms':>8}")
         for f in out["filtered"]:
-            print(f"{f['allowed']:<16}{f['size']:>8,}  {f['knob']:<14}{f['returned']:>9.2f}"
-                  f"{f['recall']:>8.3f}{f['p50_ms']:>8.2f}")
+            print(
+                f"{f['allowed']:<16}{f['size']:>8,}  {f['knob']:<14}{f['returned']:>9.2f}"
+                f"{f['recall']:>8.3f}{f['p50_ms']:>8.2f}"
+            )
     curve = out["exact_curve"]
-    print("\nexact search (Flat) single-query p50: "
-          + ", ".join(f"{e['n']:,}: {e['p50_ms']:.1f} ms" for e in curve))
+    print(
+        "\nexact search (Flat) single-query p50: "
+        + ", ".join(f"{e['n']:,}: {e['p50_ms']:.1f} ms" for e in curve)
+    )
     per_vec = curve[-1]["p50_ms"] / curve[-1]["n"]
-    print(f"at {per_vec * 1e5:.1f} ms per 100k vectors, exact reaches 20 ms at ~{20 / per_vec:,.0f}"
-          f" and 50 ms at ~{50 / per_vec:,.0f} passages; its memory reaches 1 GB at "
-          f"{TARGET_MEMORY_MB * MB / (4 * c['dim']):,.0f}")
+    print(
+        f"at {per_vec * 1e5:.1f} ms per 100k vectors, exact reaches 20 ms at ~{20 / per_vec:,.0f}"
+        f" and 50 ms at ~{50 / per_vec:,.0f} passages; its memory reaches 1 GB at "
+        f"{TARGET_MEMORY_MB * MB / (4 * c['dim']):,.0f}"
+    )
     auto, knob = factory_for(c["n"])
-    print(f"automatic choice at n={c['n']:,}: {auto}{' ' + knob if knob else ''} "
-          f"(exact up to {pmindex.EXACT_MAX:,} passages)")
+    print(
+        f"automatic choice at n={c['n']:,}: {auto}{' ' + knob if knob else ''} "
+        f"(exact up to {pmindex.EXACT_MAX:,} passages)"
+    )
     if win:
         status = "meets all targets" if not win["fails"] else "misses " + ",".join(win["fails"])
         print(f"recommended: {win['factory']} {win['chosen']['knob']} ({status})")
@@ -537,18 +617,30 @@ def print_report(out: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Settings().index_dir / DB_FILE,
-                        help="policymine database with real passage vectors")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Settings().index_dir / DB_FILE,
+        help="policymine database with real passage vectors",
+    )
     parser.add_argument("--n", type=int, default=100_000, help="synthetic passages")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="for building")
     parser.add_argument("--search-threads", type=int, default=1, help="for timed searches")
     parser.add_argument("--candidates", help="';'-separated factory strings (default: a set for n)")
-    parser.add_argument("--cos", type=float, default=0.9,
-                        help="cosine of a perturbed vector with its unperturbed source")
+    parser.add_argument(
+        "--cos",
+        type=float,
+        default=0.9,
+        help="cosine of a perturbed vector with its unperturbed source",
+    )
     parser.add_argument("--ef-construction", type=int, default=40)
-    parser.add_argument("--train-per-list", type=int, default=40,
-                        help="k-means sample per IVF list (faiss warns below 39)")
+    parser.add_argument(
+        "--train-per-list",
+        type=int,
+        default=40,
+        help="k-means sample per IVF list (faiss warns below 39)",
+    )
     parser.add_argument("--kmeans-iter", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -578,8 +670,11 @@ def main() -> None:
     # Scalar and product quantisers train on this; PQ would subsample above 65,536 anyway.
     train = x[np.sort(rng.choice(len(x), min(len(x), 65_536), replace=False))]
 
-    cands = ([Candidate.parse(f.strip()) for f in args.candidates.split(";") if f.strip()]
-             if args.candidates else default_candidates(args.n))
+    cands = (
+        [Candidate.parse(f.strip()) for f in args.candidates.split(";") if f.strip()]
+        if args.candidates
+        else default_candidates(args.n)
+    )
     results, indexes, coarse = [], {}, {}
     for cand in cands:
         log(f"building {cand.factory}")
@@ -592,8 +687,9 @@ def main() -> None:
         memory = len(faiss.serialize_index(index)) / MB
         log(f"  built in {seconds:.1f} s, {memory:.0f} MB; measuring")
         points = measure(cand, index, queries, truth, args.search_threads)
-        result = Result(cand.factory, seconds, memory, grown, removable(index), points,
-                        operating_point(points))
+        result = Result(
+            cand.factory, seconds, memory, grown, removable(index), points, operating_point(points)
+        )
         results.append(result)
         if cand.factory != "Flat":
             indexes[cand.factory] = (cand, index)  # the winner is checked with filters below
@@ -610,11 +706,20 @@ def main() -> None:
     curve = exact_curve(x, queries, args.search_threads)
 
     out = {
-        "config": {"n": args.n, "dim": x.shape[1], "real": len(real), "queries": args.queries,
-                   "threads": args.threads, "search_threads": args.search_threads,
-                   "cos": args.cos, "ef_construction": args.ef_construction,
-                   "train_per_list": args.train_per_list, "kmeans_iter": args.kmeans_iter,
-                   "load_start": load_start, "load_end": os.getloadavg()[0]},
+        "config": {
+            "n": args.n,
+            "dim": x.shape[1],
+            "real": len(real),
+            "queries": args.queries,
+            "threads": args.threads,
+            "search_threads": args.search_threads,
+            "cos": args.cos,
+            "ef_construction": args.ef_construction,
+            "train_per_list": args.train_per_list,
+            "kmeans_iter": args.kmeans_iter,
+            "load_start": load_start,
+            "load_end": os.getloadavg()[0],
+        },
         "structure": stats,
         "coarse_s": sum(c.seconds for c in coarse.values()),
         "results": [asdict(r) | {"fails": r.failures()} for r in results],

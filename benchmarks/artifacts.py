@@ -55,9 +55,14 @@ def headers(pages: list[str]) -> list[str]:
     """
     edges = [[ln for ln in _edge_lines(text) if " | " not in ln] for text in pages]
     seen = Counter(k for lines in edges for k in {_line_key(ln) for ln in lines})
-    repeated = {k for k, c in seen.items() if c >= max(3, 0.2 * len(pages)) and len(k) >= 3 and k != "#"}
+    repeated = {
+        k for k, c in seen.items() if c >= max(3, 0.2 * len(pages)) and len(k) >= 3 and k != "#"
+    }
     offsets = Counter(
-        int(m.group(1)) - i for i, lines in enumerate(edges, start=1) for ln in lines if (m := _BARE_NUMBER_RE.match(ln))
+        int(m.group(1)) - i
+        for i, lines in enumerate(edges, start=1)
+        for ln in lines
+        if (m := _BARE_NUMBER_RE.match(ln))
     )
     offset = offsets.most_common(1)[0][0] if offsets and offsets.most_common(1)[0][1] >= 3 else None
 
@@ -66,7 +71,10 @@ def headers(pages: list[str]) -> list[str]:
         return bool(m) and int(m.group(1)) - number == offset
 
     return [
-        f"p{i}: {ln}" for i, lines in enumerate(edges, start=1) for ln in lines if _line_key(ln) in repeated or running(ln, i)
+        f"p{i}: {ln}"
+        for i, lines in enumerate(edges, start=1)
+        for ln in lines
+        if _line_key(ln) in repeated or running(ln, i)
     ]
 
 
@@ -151,7 +159,11 @@ def _numbers(counts: dict) -> Counter:
 
 def table(rows: list[dict]) -> str:
     """The report as a Markdown table; rates are per 1,000 words, raw → policymine."""
-    head = "| document | words raw / pm | " + " | ".join(f"{c} /1k" for c in CLASSES) + " | garbage pages indexed raw / pm (flagged) |"
+    head = (
+        "| document | words raw / pm | "
+        + " | ".join(f"{c} /1k" for c in CLASSES)
+        + " | garbage pages indexed raw / pm (flagged) |"
+    )
     lines = [head, "|" + "---|" * (len(CLASSES) + 3)]
     raw_total, pm_total, flagged = Counter(), Counter(), 0
     for row in rows:
@@ -164,10 +176,15 @@ def table(rows: list[dict]) -> str:
             garbage = f"{raw.get('garbage', '-')} / 0 (document rejected: {row['pm_error']})"
         else:
             garbage = f"{raw.get('garbage', '-')} / {pm['garbage']} ({row['flagged']})"
-        lines.append(f"| {row['doc']} | {raw.get('words', '-')} / {pm.get('words', '-')} | " + " | ".join(cells) + f" | {garbage} |")
+        lines.append(
+            f"| {row['doc']} | {raw.get('words', '-')} / {pm.get('words', '-')} | "
+            + " | ".join(cells)
+            + f" | {garbage} |"
+        )
     cells = [f"**{_rate(raw_total, c)} → {_rate(pm_total, c)}**" for c in CLASSES]
     lines.append(
-        f"| **all {len(rows)} documents** | {raw_total['words']} / {pm_total['words']} | " + " | ".join(cells)
+        f"| **all {len(rows)} documents** | {raw_total['words']} / {pm_total['words']} | "
+        + " | ".join(cells)
         + f" | **{raw_total['garbage']} / {pm_total['garbage']} ({flagged})** |"
     )
     return "\n".join(lines)

@@ -40,7 +40,9 @@ def run(paths: list[Path], settings: Settings) -> float:
     report = ingest(paths, settings)
     seconds = time.perf_counter() - started
     if report.failed:
-        raise SystemExit(f"{settings.executor}: {len(report.failed)} files failed: {report.failed[0].reason}")
+        raise SystemExit(
+            f"{settings.executor}: {len(report.failed)} files failed: {report.failed[0].reason}"
+        )
     return seconds
 
 
@@ -77,32 +79,50 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--max-pages", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--stages", type=Path, help="instead: per-core pages/s of extraction and of analysis on this file")
-    parser.add_argument("--order", default="local,ray", help="which executor runs first (on a shared machine, swap and compare)")
+    parser.add_argument(
+        "--stages",
+        type=Path,
+        help="instead: per-core pages/s of extraction and of analysis on this file",
+    )
+    parser.add_argument(
+        "--order",
+        default="local,ray",
+        help="which executor runs first (on a shared machine, swap and compare)",
+    )
     args = parser.parse_args()
     if args.stages:
         pages, extraction, analysis = stage_rates(args.stages)
-        print(f"{args.stages.name}, {pages} pages, one core: extraction {extraction:.2f} pages/s,"
-              f" segment+embed+tag {analysis:.2f} pages/s (load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"{args.stages.name}, {pages} pages, one core: extraction {extraction:.2f} pages/s,"
+            f" segment+embed+tag {analysis:.2f} pages/s (load average {os.getloadavg()[0]:.1f})"
+        )
         return
     chosen = pick(args.folder, args.files, args.max_pages)
     pages = sum(n for _, n in chosen)
-    print(f"{len(chosen)} files, {pages} pages, {args.workers} workers, load average {os.getloadavg()[0]:.1f}:")
+    print(
+        f"{len(chosen)} files, {pages} pages, {args.workers} workers, load average {os.getloadavg()[0]:.1f}:"
+    )
     for path, n in chosen:
         print(f"  {n:>4}  {path.name}")
     paths = [p for p, _ in chosen]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for executor in args.order.split(","):
-            settings = Settings(index_dir=Path(tmp) / executor, executor=executor, workers=args.workers)
+            settings = Settings(
+                index_dir=Path(tmp) / executor, executor=executor, workers=args.workers
+            )
             results[executor] = run(paths, settings)
             print(f"  {executor}: {results[executor]:.1f} s", flush=True)
     startup = ray_startup(args.workers)
-    print(f"\nload average after: {os.getloadavg()[0]:.1f}; a local Ray starts in {startup:.1f} s\n")
+    print(
+        f"\nload average after: {os.getloadavg()[0]:.1f}; a local Ray starts in {startup:.1f} s\n"
+    )
     print("| executor | seconds | pages/s | × local |")
     print("|---|---|---|---|")
     for executor, seconds in results.items():
-        print(f"| {executor} | {seconds:.1f} | {pages / seconds:.2f} | {results['local'] / seconds:.2f} |")
+        print(
+            f"| {executor} | {seconds:.1f} | {pages / seconds:.2f} | {results['local'] / seconds:.2f} |"
+        )
 
 
 if __name__ == "__main__":

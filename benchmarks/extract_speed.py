@@ -79,7 +79,9 @@ def _policymine_all(files: list[Path], workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of PDFs, e.g. ../shared/corpus")
-    parser.add_argument("--sample", type=int, default=0, help="only every k-th file, for N files (0 = all)")
+    parser.add_argument(
+        "--sample", type=int, default=0, help="only every k-th file, for N files (0 = all)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     files = sorted(args.folder.glob("*.pdf"))
@@ -104,7 +106,10 @@ def main() -> None:
         run()
         seconds = time.perf_counter() - started
         baseline = baseline or seconds
-        print(f"| {name} | {seconds:.1f} | {pages / seconds:.1f} | {baseline / seconds:.2f} |", flush=True)
+        print(
+            f"| {name} | {seconds:.1f} | {pages / seconds:.1f} | {baseline / seconds:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

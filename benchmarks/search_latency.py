@@ -40,7 +40,10 @@ import numpy as np
 from policymine.embed import QUERY_MODEL_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
-QUERIES = [row.split("\t")[1] for row in (ROOT / "eval" / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+QUERIES = [
+    row.split("\t")[1]
+    for row in (ROOT / "eval" / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]
+]
 QUERIES = list(dict.fromkeys(QUERIES))
 
 BASELINE = """
@@ -61,7 +64,9 @@ print(len(rows))
 
 def _timed(cmd: list[str]) -> float:
     start = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False
+    )
     if result.returncode:
         sys.exit(f"error: {' '.join(cmd[:4])} failed: {result.stderr.strip()[-500:]}")
     return time.perf_counter() - start
@@ -69,7 +74,17 @@ def _timed(cmd: list[str]) -> float:
 
 def cold(index_dir: Path, runs: int) -> dict:
     """Median wall time of fresh processes: baseline (sentence-transformers) vs policymine per mode."""
-    pm = [sys.executable, "-m", "policymine", "search", "--index-dir", str(index_dir), "-k", "10", "--json"]
+    pm = [
+        sys.executable,
+        "-m",
+        "policymine",
+        "search",
+        "--index-dir",
+        str(index_dir),
+        "-k",
+        "10",
+        "--json",
+    ]
     times: dict[str, list[float]] = {"baseline": [], "hybrid": [], "dense": [], "keyword": []}
     _timed([*pm, "warm the disk cache"])
     for i in range(runs):
@@ -97,7 +112,8 @@ def grow(index_dir: Path, target: int, out: Path, seed: int = 0) -> int:
             new_doc = db.execute(
                 "INSERT INTO documents (path, name, sha256, title, lang, year, city, country, n_pages, warnings, added_at)"
                 " SELECT path || ?, name || ?, sha256, title, lang, year, city, country, n_pages, warnings, added_at"
-                " FROM documents WHERE id = ?", (f"#{copy}", f"#{copy}", doc_id),
+                " FROM documents WHERE id = ?",
+                (f"#{copy}", f"#{copy}", doc_id),
             ).lastrowid
             rows = db.execute(
                 "SELECT id, page, page_end, section, kind, text, char_start, char_end, vector FROM passages WHERE doc_id = ?",
@@ -109,9 +125,22 @@ def grow(index_dir: Path, target: int, out: Path, seed: int = 0) -> int:
                 new = db.execute(
                     "INSERT INTO passages (doc_id, page, page_end, section, kind, text, char_start, char_end, vector)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (new_doc, page, page_end, section, kind, text, a, b, (v / np.linalg.norm(v)).astype(np.float32).tobytes()),
+                    (
+                        new_doc,
+                        page,
+                        page_end,
+                        section,
+                        kind,
+                        text,
+                        a,
+                        b,
+                        (v / np.linalg.norm(v)).astype(np.float32).tobytes(),
+                    ),
                 ).lastrowid
-                db.execute("INSERT INTO passage_topics SELECT ?, topic, score FROM passage_topics WHERE passage_id = ?", (new, pid))
+                db.execute(
+                    "INSERT INTO passage_topics SELECT ?, topic, score FROM passage_topics WHERE passage_id = ?",
+                    (new, pid),
+                )
                 n += 1
             if n >= target:
                 break
@@ -125,8 +154,20 @@ def served(index_dir: Path, *options: str) -> Iterator[str]:
     """`policymine serve` on the index, running until the block ends; yields its base URL."""
     port = 8500 + os.getpid() % 300
     server = subprocess.Popen(
-        [sys.executable, "-m", "policymine", "serve", "--index-dir", str(index_dir), "--port", str(port), *options],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [
+            sys.executable,
+            "-m",
+            "policymine",
+            "serve",
+            "--index-dir",
+            str(index_dir),
+            "--port",
+            str(port),
+            *options,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     try:
         line = server.stderr.readline()  # "serving ..." once the index and model are loaded
@@ -150,38 +191,66 @@ def warm(index_dir: Path, requests: int) -> dict:
                 with urllib.request.urlopen(f"{base}/search?{q}", timeout=60) as response:
                     json.loads(response.read())
                 times.append((time.perf_counter() - start) * 1000)
-            times = times[len(QUERIES) // 4:]  # the first requests of a mode warm caches
+            times = times[len(QUERIES) // 4 :]  # the first requests of a mode warm caches
             out[mode] = (statistics.median(times), float(np.percentile(times, 99)))
         return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, required=True, help="an index built by `policymine ingest`")
-    parser.add_argument("--passages", type=int, default=100_000, help="size of the index for the warm test")
+    parser.add_argument(
+        "--index-dir", type=Path, required=True, help="an index built by `policymine ingest`"
+    )
+    parser.add_argument(
+        "--passages", type=int, default=100_000, help="size of the index for the warm test"
+    )
     parser.add_argument("--runs", type=int, default=5, help="cold-start runs per mode")
     parser.add_argument("--requests", type=int, default=200, help="warm requests per mode")
     args = parser.parse_args()
     if not (args.index_dir / "policymine.db").is_file():
-        sys.exit(f"error: {args.index_dir}: no policymine index there (run `policymine ingest` first)")
+        sys.exit(
+            f"error: {args.index_dir}: no policymine index there (run `policymine ingest` first)"
+        )
 
-    info = json.loads(subprocess.run([sys.executable, "-m", "policymine", "info", "--index-dir", str(args.index_dir),
-                                      "--json"], capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "policymine",
+                "info",
+                "--index-dir",
+                str(args.index_dir),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     served_by = "onnxruntime" if (args.index_dir / QUERY_MODEL_FILE).exists() else "numpy"
-    print(f"index {args.index_dir}: {info['passages']} passages, model {info['model']}"
-          f" (query model: numpy one-off, {served_by} in serve), {os.cpu_count()} CPUs")
+    print(
+        f"index {args.index_dir}: {info['passages']} passages, model {info['model']}"
+        f" (query model: numpy one-off, {served_by} in serve), {os.cpu_count()} CPUs"
+    )
     c = cold(args.index_dir, args.runs)
     print(f"\ncold start, fresh process, median of {args.runs}:")
     print(f"  baseline (sentence-transformers + FAISS, dense only)  {c['baseline']:6.2f} s")
     for mode in ("hybrid", "dense", "keyword"):
-        print(f"  policymine search --mode {mode:<8}                      {c[mode]:6.2f} s   {c['baseline'] / c[mode]:4.1f}x faster")
+        print(
+            f"  policymine search --mode {mode:<8}                      {c[mode]:6.2f} s   {c['baseline'] / c[mode]:4.1f}x faster"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         n = grow(args.index_dir, args.passages, Path(tmp))
         w = warm(Path(tmp), args.requests)
-    print(f"\nwarm, policymine serve over {n} passages, {args.requests} requests per mode (HTTP round trip):")
+    print(
+        f"\nwarm, policymine serve over {n} passages, {args.requests} requests per mode (HTTP round trip):"
+    )
     for mode, (p50, p99) in w.items():
-        print(f"  {mode:<8} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {c[mode] * 1000 / p50:5.0f}x the cold start")
+        print(
+            f"  {mode:<8} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {c[mode] * 1000 / p50:5.0f}x the cold start"
+        )
 
 
 if __name__ == "__main__":

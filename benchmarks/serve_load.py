@@ -76,22 +76,42 @@ def serve_and_load(index_dir: Path, threads: int, clients: int, seconds: float) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, required=True, help="an index built by `policymine ingest`")
-    parser.add_argument("--passages", type=int, default=100_000, help="grow a copy of the index to this size")
+    parser.add_argument(
+        "--index-dir", type=Path, required=True, help="an index built by `policymine ingest`"
+    )
+    parser.add_argument(
+        "--passages", type=int, default=100_000, help="grow a copy of the index to this size"
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="searcher threads of the policymine run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="searcher threads of the policymine run",
+    )
     args = parser.parse_args()
     if not (args.index_dir / "policymine.db").is_file():
-        sys.exit(f"error: {args.index_dir}: no policymine index there (run `policymine ingest` first)")
+        sys.exit(
+            f"error: {args.index_dir}: no policymine index there (run `policymine ingest` first)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         n = grow(args.index_dir, args.passages, Path(tmp))
-        print(f"{args.clients} clients, {args.seconds:.0f} s each, hybrid searches over {n} passages, {os.cpu_count()} CPUs")
-        runs = {label: serve_and_load(Path(tmp), threads, args.clients, args.seconds)
-                for label, threads in (("baseline, 1 thread", 1), (f"policymine, {args.threads} threads", args.threads))}
+        print(
+            f"{args.clients} clients, {args.seconds:.0f} s each, hybrid searches over {n} passages, {os.cpu_count()} CPUs"
+        )
+        runs = {
+            label: serve_and_load(Path(tmp), threads, args.clients, args.seconds)
+            for label, threads in (
+                ("baseline, 1 thread", 1),
+                (f"policymine, {args.threads} threads", args.threads),
+            )
+        }
     for label, r in runs.items():
-        print(f"  {label:<24} {r['rps']:6.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
-              f"{r['requests']} answered, {len(r['errors'])} errors")
+        print(
+            f"  {label:<24} {r['rps']:6.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
+            f"{r['requests']} answered, {len(r['errors'])} errors"
+        )
         for e in sorted(set(r["errors"]))[:5]:
             print(f"      {e}")
     base, ours = runs.values()

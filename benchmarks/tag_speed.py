@@ -62,24 +62,35 @@ def main() -> None:
     started = time.perf_counter()
     naive = [[(e.start_char, e.end_char, e.label_) for e in full(t[:5000]).ents] for t in texts]
     baseline = time.perf_counter() - started
-    print(f"| spaCy full pipeline, nlp(text) per passage (baseline) | {baseline:.1f} | {len(texts) / baseline:.1f} | 1.00 |")
+    print(
+        f"| spaCy full pipeline, nlp(text) per passage (baseline) | {baseline:.1f} | {len(texts) / baseline:.1f} | 1.00 |"
+    )
 
     started = time.perf_counter()
     tagger.tag(passages, vectors, "en")
     seconds = time.perf_counter() - started
-    print(f"| policymine Tagger.tag: NER + patterns + topics, nlp.pipe | {seconds:.1f} | {len(texts) / seconds:.1f} | {baseline / seconds:.2f} |")
+    print(
+        f"| policymine Tagger.tag: NER + patterns + topics, nlp.pipe | {seconds:.1f} | {len(texts) / seconds:.1f} | {baseline / seconds:.2f} |"
+    )
 
     ner_only = tagger.nlp.select_pipes(disable=["entity_ruler"])
     try:
         started = time.perf_counter()
-        mine = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in tagger.nlp.pipe((t[:5000] for t in texts), batch_size=64)]
+        mine = [
+            [(e.start_char, e.end_char, e.label_) for e in d.ents]
+            for d in tagger.nlp.pipe((t[:5000] for t in texts), batch_size=64)
+        ]
         seconds = time.perf_counter() - started
     finally:
         ner_only.restore()
-    print(f"| policymine NER alone (no patterns), nlp.pipe | {seconds:.1f} | {len(texts) / seconds:.1f} | {baseline / seconds:.2f} |")
+    print(
+        f"| policymine NER alone (no patterns), nlp.pipe | {seconds:.1f} | {len(texts) / seconds:.1f} | {baseline / seconds:.2f} |"
+    )
     same = sum(a == b for a, b in zip(naive, mine))
     n_naive, n_mine = sum(map(len, naive)), sum(map(len, mine))
-    print(f"\nsame entities as the baseline in {same} of {len(texts)} passages ({n_mine} vs {n_naive} entities)")
+    print(
+        f"\nsame entities as the baseline in {same} of {len(texts)} passages ({n_mine} vs {n_naive} entities)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,13 +24,22 @@ SEED = 11
 
 
 def main() -> None:
-    rows = [json.loads(line) for line in (ROOT / "eval/practices.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "eval/practices.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
     dev = [r for r in rows if r["split"] == "dev"]
     names = sorted(features("x"))
     X = np.array([[features(r["text"])[n] for n in names] for r in dev])
     y = np.array([bool(r["is_practice"]) for r in dev])
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
-    scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=1000), X, y, cv=folds, scoring="f1").mean() for c in (0.1, 0.3, 1, 3, 10)}
+    scores = {
+        c: cross_val_score(
+            LogisticRegression(C=c, max_iter=1000), X, y, cv=folds, scoring="f1"
+        ).mean()
+        for c in (0.1, 0.3, 1, 3, 10)
+    }
     best = max(scores, key=scores.get)
     model = LogisticRegression(C=best, max_iter=1000).fit(X, y)
     out = {

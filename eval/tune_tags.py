@@ -48,11 +48,21 @@ def main() -> None:
     sims = tagger.relative(tagger.similarities(embed(texts, tagger.embedder)))
     gold = np.array([[t in r["topics"] for t in tagger.topic_ids] for r in rows])
     best = []
-    for w, floor, span in itertools.product(np.arange(0.3, 0.85, 0.05), (0.0, 0.05, 0.1), (0.05, 0.1, 0.2)):
+    for w, floor, span in itertools.product(
+        np.arange(0.3, 0.85, 0.05), (0.0, 0.05, 0.1), (0.05, 0.1, 0.2)
+    ):
         term = 1.0 - np.power(0.5, hits)
         scores = w * term + (1 - w) * np.clip((sims - floor) / span, 0, 1)
         for threshold in np.arange(0.1, 0.61, 0.025):
-            best.append((macro_f1(gold, predict(scores, threshold)), round(w, 2), floor, span, round(threshold, 3)))
+            best.append(
+                (
+                    macro_f1(gold, predict(scores, threshold)),
+                    round(w, 2),
+                    floor,
+                    span,
+                    round(threshold, 3),
+                )
+            )
     best.sort(reverse=True)
     print("dev macro-F1  term_weight  sim_floor  sim_span  threshold")
     for f1, w, floor, span, threshold in best[:10]:

@@ -47,8 +47,19 @@ REQUIRED_KEYS = ("title", "city", "country", "year", "lang", "topics")
 COUNTRIES = {"DE", "US"}
 LANGS = {"en": "Page {page} of {total}", "de": "Seite {page} von {total}"}
 TOPICS = {
-    "climate", "energy", "housing", "mobility", "participation", "economy", "equity",
-    "health", "environment", "land_use", "governance", "digital", "education",
+    "climate",
+    "energy",
+    "housing",
+    "mobility",
+    "participation",
+    "economy",
+    "equity",
+    "health",
+    "environment",
+    "land_use",
+    "governance",
+    "digital",
+    "education",
 }
 PULL_PREFIX = "> PULL:"
 AUTHOR = "policymine team"
@@ -65,9 +76,38 @@ HEADING_ROOM = 72.0  # a heading needs this much space left in a column, else it
 SHY = "\u00ad"
 VOWELS = set("aeiouyäöü")
 ONSETS = {
-    "bl", "br", "ch", "ck", "cl", "cr", "dr", "fl", "fr", "gl", "gr", "kl", "kr", "pf",
-    "ph", "pl", "pr", "qu", "sch", "schl", "schr", "schw", "sh", "sk", "sp", "spr", "st",
-    "str", "th", "tr", "wh", "wr",
+    "bl",
+    "br",
+    "ch",
+    "ck",
+    "cl",
+    "cr",
+    "dr",
+    "fl",
+    "fr",
+    "gl",
+    "gr",
+    "kl",
+    "kr",
+    "pf",
+    "ph",
+    "pl",
+    "pr",
+    "qu",
+    "sch",
+    "schl",
+    "schr",
+    "schw",
+    "sh",
+    "sk",
+    "sp",
+    "spr",
+    "st",
+    "str",
+    "th",
+    "tr",
+    "wh",
+    "wr",
 }
 LONG_WORD = re.compile(r"[A-Za-zÄÖÜäöüß]{10,}")
 
@@ -112,12 +152,13 @@ def parse_front_matter(path: Path, lines: list[str]) -> tuple[dict[str, str], li
     if missing:
         raise BriefError(f"{path}: missing front-matter key(s): {', '.join(missing)}")
     if meta["country"] not in COUNTRIES or meta["lang"] not in LANGS:
-        raise BriefError(f"{path}: country must be one of {sorted(COUNTRIES)}, "
-                         f"lang one of {sorted(LANGS)}")
+        raise BriefError(
+            f"{path}: country must be one of {sorted(COUNTRIES)}, lang one of {sorted(LANGS)}"
+        )
     unknown = {t.strip() for t in meta["topics"].split(",")} - TOPICS
     if not re.fullmatch(r"\d{4}", meta["year"]) or unknown:
         raise BriefError(f"{path}: bad year {meta['year']!r} or unknown topics {sorted(unknown)}")
-    return meta, lines[end + 1:]
+    return meta, lines[end + 1 :]
 
 
 def line_kind(line: str) -> str:
@@ -146,7 +187,7 @@ def parse_body(path: Path, lines: list[str]) -> tuple[list[tuple[str, Any]], str
         elif kind == "heading":
             blocks.append(("heading", line[3:].strip()))
         elif kind == "pull":
-            pulls.append(line[len(PULL_PREFIX):].strip())
+            pulls.append(line[len(PULL_PREFIX) :].strip())
         elif kind == "list":
             if not blocks or blocks[-1][0] != "list":
                 blocks.append(("list", []))
@@ -189,9 +230,8 @@ def syllable_breaks(word: str) -> list[int]:
             while j < len(lower) and lower[j] not in VOWELS:
                 j += 1
             if i + 1 < j < len(lower):  # consonants lower[i+1:j] sit between two vowels
-                run = lower[i + 1:j]
-                tail = max((len(run) - k for k in range(len(run)) if run[k:] in ONSETS),
-                           default=1)
+                run = lower[i + 1 : j]
+                tail = max((len(run) - k for k in range(len(run)) if run[k:] in ONSETS), default=1)
                 cut = j - tail
                 if 3 <= cut <= len(word) - 3:
                     breaks.append(cut)
@@ -203,10 +243,12 @@ def syllable_breaks(word: str) -> list[int]:
 
 def soft_hyphenate(text: str) -> str:
     """Insert soft hyphens (U+00AD) at the syllable breaks of every 10+ letter word."""
+
     def soften(match: re.Match) -> str:
         word = match.group()
         cuts = [0, *syllable_breaks(word), len(word)]
         return SHY.join(word[a:b] for a, b in zip(cuts, cuts[1:]))
+
     return LONG_WORD.sub(soften, text)
 
 
@@ -220,26 +262,57 @@ def markup(text: str, hyphenate: bool = False) -> str:
 
 def make_styles() -> dict[str, ParagraphStyle]:
     """The paragraph styles of the brief layout."""
-    body = ParagraphStyle("body", fontName="Helvetica", fontSize=9.5, leading=12.5,
-                          alignment=TA_JUSTIFY, spaceAfter=6, embeddedHyphenation=1)
+    body = ParagraphStyle(
+        "body",
+        fontName="Helvetica",
+        fontSize=9.5,
+        leading=12.5,
+        alignment=TA_JUSTIFY,
+        spaceAfter=6,
+        embeddedHyphenation=1,
+    )
     return {
         "body": body,
-        "title": ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=20, leading=24,
-                                spaceAfter=6),
-        "byline": ParagraphStyle("byline", fontName="Helvetica", fontSize=10, leading=13,
-                                 textColor=colors.HexColor("#555555")),
-        "heading": ParagraphStyle("heading", fontName="Helvetica-Bold", fontSize=12,
-                                  leading=15, spaceBefore=8, spaceAfter=4),
+        "title": ParagraphStyle(
+            "title", fontName="Helvetica-Bold", fontSize=20, leading=24, spaceAfter=6
+        ),
+        "byline": ParagraphStyle(
+            "byline",
+            fontName="Helvetica",
+            fontSize=10,
+            leading=13,
+            textColor=colors.HexColor("#555555"),
+        ),
+        "heading": ParagraphStyle(
+            "heading",
+            fontName="Helvetica-Bold",
+            fontSize=12,
+            leading=15,
+            spaceBefore=8,
+            spaceAfter=4,
+        ),
         # Symbol's bullet glyph maps back to U+2022 in text extraction; Helvetica's
         # (code 127 in reportlab's encoding) comes out as "(cid:127)".
-        "bullet": ParagraphStyle("bullet", parent=body, alignment=TA_LEFT, leftIndent=12,
-                                 bulletIndent=2, bulletFontName="Symbol", spaceAfter=3),
-        "pull": ParagraphStyle("pull", fontName="Helvetica-Oblique", fontSize=12.5,
-                               leading=16, leftIndent=8, rightIndent=8,
-                               textColor=colors.HexColor("#1f3a5f")),
+        "bullet": ParagraphStyle(
+            "bullet",
+            parent=body,
+            alignment=TA_LEFT,
+            leftIndent=12,
+            bulletIndent=2,
+            bulletFontName="Symbol",
+            spaceAfter=3,
+        ),
+        "pull": ParagraphStyle(
+            "pull",
+            fontName="Helvetica-Oblique",
+            fontSize=12.5,
+            leading=16,
+            leftIndent=8,
+            rightIndent=8,
+            textColor=colors.HexColor("#1f3a5f"),
+        ),
         "cell": ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=10),
-        "cell_head": ParagraphStyle("cell_head", fontName="Helvetica-Bold", fontSize=8,
-                                    leading=10),
+        "cell_head": ParagraphStyle("cell_head", fontName="Helvetica-Bold", fontSize=8, leading=10),
     }
 
 
@@ -267,17 +340,21 @@ class DropCap(Flowable):
 def opening_paragraph(text: str, styles: dict[str, ParagraphStyle]) -> Flowable:
     """The first body paragraph with its initial set as a three-line drop cap."""
     rest = Paragraph(markup(text[1:], hyphenate=True), styles["body"])
-    return ParagraphAndImage(rest, DropCap(text[0], styles["body"]), xpad=4, ypad=0,
-                             side="left")
+    return ParagraphAndImage(rest, DropCap(text[0], styles["body"]), xpad=4, ypad=0, side="left")
 
 
 def pull_quote(text: str, styles: dict[str, ParagraphStyle]) -> Flowable:
     """The pull quote: large italic text between two rules."""
-    rule = functools.partial(HRFlowable, width="100%", thickness=1.2,
-                             color=colors.HexColor("#1f3a5f"))
-    return KeepTogether([rule(spaceBefore=6, spaceAfter=6),
-                         Paragraph(markup(text), styles["pull"]),
-                         rule(spaceBefore=8, spaceAfter=10)])
+    rule = functools.partial(
+        HRFlowable, width="100%", thickness=1.2, color=colors.HexColor("#1f3a5f")
+    )
+    return KeepTogether(
+        [
+            rule(spaceBefore=6, spaceAfter=6),
+            Paragraph(markup(text), styles["pull"]),
+            rule(spaceBefore=8, spaceAfter=10),
+        ]
+    )
 
 
 def column_widths(rows: list[list[str]], style: ParagraphStyle) -> list[float]:
@@ -285,8 +362,16 @@ def column_widths(rows: list[list[str]], style: ParagraphStyle) -> list[float]:
     column in proportion to how much text each table column holds (if the
     longest words alone are too wide, all widths shrink to fit the column)."""
     cols = list(zip(*rows))
-    minimum = [max(stringWidth(word, style.fontName, style.fontSize)
-                   for cell in col for word in cell.split()) + 2 * CELL_PAD + 1 for col in cols]
+    minimum = [
+        max(
+            stringWidth(word, style.fontName, style.fontSize)
+            for cell in col
+            for word in cell.split()
+        )
+        + 2 * CELL_PAD
+        + 1
+        for col in cols
+    ]
     if sum(minimum) >= COL_W:
         return [COL_W * low / sum(minimum) for low in minimum]
     amount = [sum(len(cell) for cell in col) for col in cols]
@@ -296,17 +381,28 @@ def column_widths(rows: list[list[str]], style: ParagraphStyle) -> list[float]:
 
 def table(rows: list[list[str]], styles: dict[str, ParagraphStyle]) -> Flowable:
     """A ruled table with a bold header row, as wide as the column."""
-    cells = [[Paragraph(markup(cell), styles["cell_head" if r == 0 else "cell"]) for cell in row]
-             for r, row in enumerate(rows)]
-    result = Table(cells, colWidths=column_widths(rows, styles["cell_head"]), repeatRows=1,
-                   spaceBefore=4, spaceAfter=10)
-    result.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.6, colors.HexColor("#444444")),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e4e9f0")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
-        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
-    ]))
+    cells = [
+        [Paragraph(markup(cell), styles["cell_head" if r == 0 else "cell"]) for cell in row]
+        for r, row in enumerate(rows)
+    ]
+    result = Table(
+        cells,
+        colWidths=column_widths(rows, styles["cell_head"]),
+        repeatRows=1,
+        spaceBefore=4,
+        spaceAfter=10,
+    )
+    result.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.6, colors.HexColor("#444444")),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e4e9f0")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
+            ]
+        )
+    )
     return result
 
 
@@ -314,12 +410,15 @@ def title_block(brief: Brief, styles: dict[str, ParagraphStyle]) -> tuple[list[F
     """Title, byline and rule for the top of page 1, and the height they need."""
     meta = brief.meta
     byline = f"{meta['city']} \u00b7 {meta['country']} \u00b7 {meta['year']}"
-    flowables = [Paragraph(markup(meta["title"]), styles["title"]),
-                 Paragraph(markup(byline), styles["byline"]),
-                 HRFlowable(width="100%", thickness=0.8, color=colors.black, spaceBefore=6)]
+    flowables = [
+        Paragraph(markup(meta["title"]), styles["title"]),
+        Paragraph(markup(byline), styles["byline"]),
+        HRFlowable(width="100%", thickness=0.8, color=colors.black, spaceBefore=6),
+    ]
     full_width = PAGE_W - 2 * MARGIN_X
-    height = sum(f.wrap(full_width, PAGE_H)[1] + f.getSpaceBefore() + f.getSpaceAfter()
-                 for f in flowables)
+    height = sum(
+        f.wrap(full_width, PAGE_H)[1] + f.getSpaceBefore() + f.getSpaceAfter() for f in flowables
+    )
     return flowables, height + 4
 
 
@@ -327,8 +426,9 @@ def body_story(brief: Brief, styles: dict[str, ParagraphStyle]) -> list[Flowable
     """The body flowables, with the pull quote placed after the paragraph that
     follows the one it quotes."""
     blocks = list(brief.blocks)
-    source = next(i for i, (kind, text) in enumerate(blocks)
-                  if kind == "para" and brief.pull in text)
+    source = next(
+        i for i, (kind, text) in enumerate(blocks) if kind == "para" and brief.pull in text
+    )
     after = source + 1 if source + 1 < len(blocks) and blocks[source + 1][0] == "para" else source
     blocks.insert(after + 1, ("pull", brief.pull))
     story: list[Flowable] = []
@@ -338,11 +438,14 @@ def body_story(brief: Brief, styles: dict[str, ParagraphStyle]) -> list[Flowable
         elif kind == "para":
             story.append(Paragraph(markup(content, hyphenate=True), styles["body"]))
         elif kind == "heading":  # start a new column rather than strand a heading
-            story.extend([CondPageBreak(HEADING_ROOM),
-                          Paragraph(markup(content), styles["heading"])])
+            story.extend(
+                [CondPageBreak(HEADING_ROOM), Paragraph(markup(content), styles["heading"])]
+            )
         elif kind == "list":
-            story.extend(Paragraph(markup(item, hyphenate=True), styles["bullet"],
-                                   bulletText="\u2022") for item in content)
+            story.extend(
+                Paragraph(markup(item, hyphenate=True), styles["bullet"], bulletText="\u2022")
+                for item in content
+            )
         elif kind == "table":
             story.append(table(content, styles))
         else:
@@ -363,16 +466,28 @@ def draw_page_furniture(canvas, doc, brief: Brief, total: int) -> None:
     canvas.setLineWidth(0.4)
     canvas.line(MARGIN_X, top - 4, PAGE_W - MARGIN_X, top - 4)
     page = LANGS[brief.meta["lang"]].format(page=doc.page, total=total)
-    canvas.drawRightString(PAGE_W - MARGIN_X, MARGIN_BOTTOM - 30,
-                           f"{brief.short_title} \u2014 {page}")
+    canvas.drawRightString(
+        PAGE_W - MARGIN_X, MARGIN_BOTTOM - 30, f"{brief.short_title} \u2014 {page}"
+    )
     canvas.restoreState()
 
 
 def columns(top: float, height: float) -> list[Frame]:
     """Two side-by-side column frames separated by the gutter."""
-    return [Frame(MARGIN_X + i * (COL_W + GUTTER), top - height, COL_W, height,
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id=f"col{i}")
-            for i in range(2)]
+    return [
+        Frame(
+            MARGIN_X + i * (COL_W + GUTTER),
+            top - height,
+            COL_W,
+            height,
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+            id=f"col{i}",
+        )
+        for i in range(2)
+    ]
 
 
 def render(brief: Brief, target, total: int) -> int:
@@ -380,20 +495,38 @@ def render(brief: Brief, target, total: int) -> int:
     styles = make_styles()
     head, head_height = title_block(brief, styles)
     top = PAGE_H - MARGIN_TOP
-    title_frame = Frame(MARGIN_X, top - head_height, PAGE_W - 2 * MARGIN_X, head_height,
-                        leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id="title")
+    title_frame = Frame(
+        MARGIN_X,
+        top - head_height,
+        PAGE_W - 2 * MARGIN_X,
+        head_height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="title",
+    )
     furniture = functools.partial(draw_page_furniture, brief=brief, total=total)
     doc = BaseDocTemplate(
-        target, pagesize=A4, title=brief.meta["title"], author=AUTHOR,
-        subject=brief.meta["city"], creator="policymine scripts/build_corpus.py",
-        lang=brief.meta["lang"], invariant=1,
+        target,
+        pagesize=A4,
+        title=brief.meta["title"],
+        author=AUTHOR,
+        subject=brief.meta["city"],
+        creator="policymine scripts/build_corpus.py",
+        lang=brief.meta["lang"],
+        invariant=1,
     )
-    doc.addPageTemplates([
-        PageTemplate("first", [title_frame, *columns(top - head_height - 12,
-                                                     BODY_H - head_height - 12)],
-                     onPage=furniture),
-        PageTemplate("later", columns(top, BODY_H), onPage=furniture),
-    ])
+    doc.addPageTemplates(
+        [
+            PageTemplate(
+                "first",
+                [title_frame, *columns(top - head_height - 12, BODY_H - head_height - 12)],
+                onPage=furniture,
+            ),
+            PageTemplate("later", columns(top, BODY_H), onPage=furniture),
+        ]
+    )
     doc.build([NextPageTemplate("later"), *head, FrameBreak(), *body_story(brief, styles)])
     return doc.page
 

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 REAL_CORPUS = Path(os.environ.get("POLICYMINE_REAL_CORPUS", ROOT.parent / "shared" / "corpus"))
 needs_real_corpus = pytest.mark.skipif(
-    not REAL_CORPUS.is_dir(), reason=f"real policy PDFs not found at {REAL_CORPUS} (set POLICYMINE_REAL_CORPUS)"
+    not REAL_CORPUS.is_dir(),
+    reason=f"real policy PDFs not found at {REAL_CORPUS} (set POLICYMINE_REAL_CORPUS)",
 )
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,7 +85,11 @@ def corpus_copy(tmp_path) -> Path:
     """A writable copy of three bundled briefs, for incremental-ingest tests."""
     folder = tmp_path / "docs"
     folder.mkdir()
-    for name in ("01-berlin-solar.pdf", "06-boston-participatory-budgeting.pdf", "07-denver-climate-fund.pdf"):
+    for name in (
+        "01-berlin-solar.pdf",
+        "06-boston-participatory-budgeting.pdf",
+        "07-denver-climate-fund.pdf",
+    ):
         shutil.copy(CORPUS / name, folder / name)
     return folder
 
@@ -162,7 +167,10 @@ def _minimal_pdf(objects: list[bytes]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -183,19 +191,27 @@ def make_malformed_pdfs(folder: Path, truncations: int = 12, seed: int = 7) -> d
     files["random bytes"] = folder / "random.pdf"
     files["random bytes"].write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
     files["random bytes after a header"] = folder / "random-header.pdf"
-    files["random bytes after a header"].write_bytes(b"%PDF-1.7\n" + rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    files["random bytes after a header"].write_bytes(
+        b"%PDF-1.7\n" + rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    )
     files["html"] = folder / "page.pdf"
     files["html"].write_text("<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>")
     text = b"BT /F1 12 Tf 72 720 Td (Only one page is really here.) Tj ET"
     files["huge page count"] = folder / "huge-count.pdf"
-    files["huge page count"].write_bytes(_minimal_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 2147483647 >>",
-        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-         b" /Resources << /Font << /F1 5 0 R >> >> >>"),
-        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]))
+    files["huge page count"].write_bytes(
+        _minimal_pdf(
+            [
+                b"<< /Type /Catalog /Pages 2 0 R >>",
+                b"<< /Type /Pages /Kids [3 0 R] /Count 2147483647 >>",
+                (
+                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+                    b" /Resources << /Font << /F1 5 0 R >> >> >>"
+                ),
+                b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            ]
+        )
+    )
     files["1,000 pages"] = long_pdf(folder / "thousand-pages.pdf", 1000)
     files["a PDF named .txt"] = folder / "renamed.txt"
     files["a PDF named .txt"].write_bytes(good)

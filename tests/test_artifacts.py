@@ -28,7 +28,9 @@ def _page_text(doc, number=1) -> str:
     return doc.pages[number - 1].text
 
 
-def _column(c, x: float, y: float, width: float, text: str, size: float = 10, font: str = "Helvetica") -> float:
+def _column(
+    c, x: float, y: float, width: float, text: str, size: float = 10, font: str = "Helvetica"
+) -> float:
     """Draw text wrapped to a column; returns the y below it."""
     c.setFont(font, size)
     for line in simpleSplit(text, font, size, width):
@@ -40,7 +42,10 @@ def _column(c, x: float, y: float, width: float, text: str, size: float = 10, fo
 def test_three_columns_read_column_by_column(tmp_path):
     path = tmp_path / "three.pdf"
     c = canvas.Canvas(str(path), pagesize=A4)
-    texts = [f"Column {name} starts here. " + FILLER * 2 + f"Column {name} ends here." for name in ("one", "two", "three")]
+    texts = [
+        f"Column {name} starts here. " + FILLER * 2 + f"Column {name} ends here."
+        for name in ("one", "two", "three")
+    ]
     for i, text in enumerate(texts):
         _column(c, 40 + i * 180, 780, 160, text)
     c.save()
@@ -57,7 +62,14 @@ def test_sidebar_box_is_its_own_block(tmp_path):
     c = canvas.Canvas(str(path), pagesize=A4)
     _column(c, 40, 780, 330, "Main text begins. " + FILLER * 4 + "Main text ends.")
     c.rect(395, 560, 170, 230)
-    _column(c, 405, 775, 150, "Sidebar: Freiburg's Vauban district shows car-free living at scale. " + FILLER, size=9)
+    _column(
+        c,
+        405,
+        775,
+        150,
+        "Sidebar: Freiburg's Vauban district shows car-free living at scale. " + FILLER,
+        size=9,
+    )
     c.save()
     doc = extract(path)
     blocks = [b.text for b in doc.pages[0].blocks]
@@ -79,15 +91,18 @@ def _lines_pdf(path, lines: list[str], font: str = "Helvetica", size: float = 11
 
 def test_line_break_hyphens_are_joined_and_real_hyphens_kept(tmp_path):
     path = tmp_path / "hyphens.pdf"
-    _lines_pdf(path, [
-        "Our low-income households and the international partners agree. The interna-",
-        "tional network grew, and support for low-",
-        "income renters rose after COVID-",
-        "19 hit the city. The Klimaschutz-",
-        "Konzept names a multi-",
-        "level approach and the energy tran-",
-        "sition of the harbour district for all residents of the city.",
-    ])
+    _lines_pdf(
+        path,
+        [
+            "Our low-income households and the international partners agree. The interna-",
+            "tional network grew, and support for low-",
+            "income renters rose after COVID-",
+            "19 hit the city. The Klimaschutz-",
+            "Konzept names a multi-",
+            "level approach and the energy tran-",
+            "sition of the harbour district for all residents of the city.",
+        ],
+    )
     text = _page_text(extract(path))
     assert "international network" in text
     assert "low-income renters" in text
@@ -102,9 +117,19 @@ def test_drop_cap_and_spaced_year_are_rejoined(tmp_path):
     c = canvas.Canvas(str(path), pagesize=A4)
     c.setFont("Helvetica-Bold", 44)
     c.drawString(60, 742, "T")
-    _column(c, 92, 770, 420, "he pressing challenges of the decade need answers from the cities themselves. " + FILLER)
+    _column(
+        c,
+        92,
+        770,
+        420,
+        "he pressing challenges of the decade need answers from the cities themselves. " + FILLER,
+    )
     c.setFont("Helvetica", 10)
-    c.drawString(60, 600, "2 020 started with a new climate plan for the whole city and its many neighbourhoods.")
+    c.drawString(
+        60,
+        600,
+        "2 020 started with a new climate plan for the whole city and its many neighbourhoods.",
+    )
     _column(c, 60, 560, 450, "The pressing question is who pays. " + FILLER)
     c.save()
     text = _page_text(extract(path))
@@ -114,7 +139,15 @@ def test_drop_cap_and_spaced_year_are_rejoined(tmp_path):
 
 def test_doubled_glyph_runs_collapse(tmp_path):
     path = tmp_path / "doubled.pdf"
-    _lines_pdf(path, ["KKOOMMMMUUNNAALLEESS KKLLIIMMAASSCCHHUUTTZZKKOONNZZEEPPTT", "", FILLER[:80], FILLER[80:160]])
+    _lines_pdf(
+        path,
+        [
+            "KKOOMMMMUUNNAALLEESS KKLLIIMMAASSCCHHUUTTZZKKOONNZZEEPPTT",
+            "",
+            FILLER[:80],
+            FILLER[80:160],
+        ],
+    )
     assert "KOMMUNALES KLIMASCHUTZKONZEPT" in _page_text(extract(path))
 
 
@@ -126,20 +159,27 @@ def test_ligatures_and_odd_spaces_are_normalised(tmp_path):
     vera = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
     pdfmetrics.registerFont(TTFont("Vera", str(vera)))
     path = tmp_path / "ligatures.pdf"
-    _lines_pdf(path, ["The \ufb01nancial plan covers \ufb02ood defence and\u00a0heat.", FILLER[:90]], font="Vera")
+    _lines_pdf(
+        path,
+        ["The \ufb01nancial plan covers \ufb02ood defence and\u00a0heat.", FILLER[:90]],
+        font="Vera",
+    )
     text = _page_text(extract(path))
     assert "financial plan covers flood defence and heat." in text
 
 
 def test_bullets_stay_list_items(tmp_path):
     path = tmp_path / "bullets.pdf"
-    _lines_pdf(path, [
-        "The programme has three parts:",
-        "\u2022 free energy advice for every household",
-        "\u2022 grants for heat pumps and insulation",
-        "\u2022 a one-stop shop in the town hall",
-        FILLER[:90],
-    ])
+    _lines_pdf(
+        path,
+        [
+            "The programme has three parts:",
+            "\u2022 free energy advice for every household",
+            "\u2022 grants for heat pumps and insulation",
+            "\u2022 a one-stop shop in the town hall",
+            FILLER[:90],
+        ],
+    )
     lists = [b.text for b in extract(path).pages[0].blocks if b.kind == "list"]
     assert lists == [
         "• free energy advice for every household",
@@ -152,7 +192,12 @@ def test_table_is_kept_apart_from_prose(tmp_path):
     path = tmp_path / "table.pdf"
     c = canvas.Canvas(str(path), pagesize=A4)
     _column(c, 60, 780, 450, "Emissions fell in every sector. " + FILLER)
-    rows = [("Sector", "2010", "2020"), ("Buildings", "412", "301"), ("Transport", "388", "352"), ("Industry", "205", "150")]
+    rows = [
+        ("Sector", "2010", "2020"),
+        ("Buildings", "412", "301"),
+        ("Transport", "388", "352"),
+        ("Industry", "205", "150"),
+    ]
     top = 680
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
@@ -250,7 +295,9 @@ def test_scanned_page_without_ocr_says_how_to_read_it(tmp_path):
         extract(path)
 
 
-@pytest.mark.skipif(not ocr.available(), reason="Tesseract is not installed (apt install tesseract-ocr)")
+@pytest.mark.skipif(
+    not ocr.available(), reason="Tesseract is not installed (apt install tesseract-ocr)"
+)
 def test_ocr_reads_just_the_pages_without_text(tmp_path):
     path = tmp_path / "scanned.pdf"
     _scanned_pdf(path, SCANNED)

@@ -9,7 +9,10 @@ def test_normalize_ligatures_quotes_and_soft_hyphens():
 
 def test_hyphenated_line_break_is_joined_when_the_document_knows_the_word():
     vocab = clean.vocabulary(["electricity is cheap", "more electricity"])
-    assert clean.join_lines(["share of its elec-", "tricity from the sun"], vocab) == "share of its electricity from the sun"
+    assert (
+        clean.join_lines(["share of its elec-", "tricity from the sun"], vocab)
+        == "share of its electricity from the sun"
+    )
 
 
 def test_real_compound_hyphen_is_kept():
@@ -20,7 +23,10 @@ def test_real_compound_hyphen_is_kept():
 def test_doubled_glyphs_collapse():
     assert clean.collapse_doubled_runs("KKOOMMMMUUNNAALLEESS KKLLIIMMAA") == "KOMMUNALES KLIMA"
     assert clean.collapse_doubled_runs("Boss Sees the plan") == "Boss Sees the plan"
-    assert clean.collapse_doubled_runs("KK OMMUNALES KK LIMASCHUTZKONZEPT DER SS TADT") == "KOMMUNALES KLIMASCHUTZKONZEPT DER STADT"
+    assert (
+        clean.collapse_doubled_runs("KK OMMUNALES KK LIMASCHUTZKONZEPT DER SS TADT")
+        == "KOMMUNALES KLIMASCHUTZKONZEPT DER STADT"
+    )
     assert clean.collapse_doubled_runs("AA A BB") == "AA A BB"
 
 
@@ -35,5 +41,13 @@ def test_quality_separates_prose_from_symbol_soup():
 
 
 def test_language_detection():
-    assert clean.detect_language("The city council adopted the plan and the budget for the year.") == "en"
-    assert clean.detect_language("Die Stadt hat das Konzept für den Klimaschutz und die Mobilität beschlossen.") == "de"
+    assert (
+        clean.detect_language("The city council adopted the plan and the budget for the year.")
+        == "en"
+    )
+    assert (
+        clean.detect_language(
+            "Die Stadt hat das Konzept für den Klimaschutz und die Mobilität beschlossen."
+        )
+        == "de"
+    )

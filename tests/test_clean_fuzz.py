@@ -14,14 +14,47 @@ from policymine import clean
 
 # Text as PDFs give it: any Unicode, plus the pieces the functions look for, so that the
 # interesting branches are reached and not only random noise.
-PIECES = st.sampled_from([
-    "(cid:12)", "(cid:", ")", "⁾", "（", "-", "e", "\u0301", "\x0c", " ", "\n", "\u00ad", "\u200b", "\ufeff", "\u00a0", "ﬁ", "“", "”", "•",
-    "KK", "OOMM", "T he", "2 020", "inter-", "national", "low-", "income", "Klima-", "Konzept", "the", "und",
-])
+PIECES = st.sampled_from(
+    [
+        "(cid:12)",
+        "(cid:",
+        ")",
+        "⁾",
+        "（",
+        "-",
+        "e",
+        "\u0301",
+        "\x0c",
+        " ",
+        "\n",
+        "\u00ad",
+        "\u200b",
+        "\ufeff",
+        "\u00a0",
+        "ﬁ",
+        "“",
+        "”",
+        "•",
+        "KK",
+        "OOMM",
+        "T he",
+        "2 020",
+        "inter-",
+        "national",
+        "low-",
+        "income",
+        "Klima-",
+        "Konzept",
+        "the",
+        "und",
+    ]
+)
 TEXT = st.lists(st.one_of(st.text(max_size=12), PIECES), max_size=30).map("".join)
 LINE = TEXT.map(lambda t: t.replace("\n", " "))
-VOCAB = st.dictionaries(st.sampled_from(["international", "national", "low-income", "income", "the", "he", "low"]),
-                        st.integers(0, 5)).map(Counter)
+VOCAB = st.dictionaries(
+    st.sampled_from(["international", "national", "low-income", "income", "the", "he", "low"]),
+    st.integers(0, 5),
+).map(Counter)
 FUZZ = settings(max_examples=300, deadline=None)
 
 
@@ -75,7 +108,10 @@ def test_join_hyphenated_keeps_or_drops_only_the_hyphen(left, right, vocab):
 @given(TEXT, VOCAB)
 def test_fix_drop_cap_removes_at_most_one_space(paragraph, vocab):
     out = clean.fix_drop_cap(paragraph, vocab)
-    assert out.replace(" ", "") == paragraph.replace(" ", "") and len(paragraph) - len(out) in (0, 1)
+    assert out.replace(" ", "") == paragraph.replace(" ", "") and len(paragraph) - len(out) in (
+        0,
+        1,
+    )
 
 
 @FUZZ

@@ -10,7 +10,19 @@ from typer.testing import CliRunner
 from policymine.cli import app
 
 runner = CliRunner()
-HIT_KEYS = {"rank", "passage_id", "doc", "title", "page", "text", "score", "topics", "city", "country", "lang"}
+HIT_KEYS = {
+    "rank",
+    "passage_id",
+    "doc",
+    "title",
+    "page",
+    "text",
+    "score",
+    "topics",
+    "city",
+    "country",
+    "lang",
+}
 
 
 def run(*args):
@@ -21,13 +33,36 @@ def run(*args):
 def ix(tmp_path_factory):
     """A small index built through the CLI (fake model)."""
     index_dir = tmp_path_factory.mktemp("cli") / "ix"
-    result = run("ingest", CORPUS / "01-berlin-solar.pdf", CORPUS / "06-boston-participatory-budgeting.pdf",
-                 CORPUS / "07-denver-climate-fund.pdf", "--index-dir", index_dir, "--model", "fake", "--json")
+    result = run(
+        "ingest",
+        CORPUS / "01-berlin-solar.pdf",
+        CORPUS / "06-boston-participatory-budgeting.pdf",
+        CORPUS / "07-denver-climate-fund.pdf",
+        "--index-dir",
+        index_dir,
+        "--model",
+        "fake",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return index_dir
 
 
-@pytest.mark.parametrize("command", ["ingest", "search", "similar", "serve", "reembed", "tag", "digest", "practices", "info", "extract"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ingest",
+        "search",
+        "similar",
+        "serve",
+        "reembed",
+        "tag",
+        "digest",
+        "practices",
+        "info",
+        "extract",
+    ],
+)
 def test_every_command_has_help_with_an_example(command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -35,40 +70,80 @@ def test_every_command_has_help_with_an_example(command):
 
 
 def test_ingest_json_summary_and_skip(ix):
-    result = run("ingest", CORPUS / "01-berlin-solar.pdf", "--index-dir", ix, "--model", "fake", "--json")
+    result = run(
+        "ingest", CORPUS / "01-berlin-solar.pdf", "--index-dir", ix, "--model", "fake", "--json"
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["summary"]["skipped"] == 1 and data["files"][0]["status"] == "skipped"
 
 
 def test_ingest_human_summary_on_stderr(tmp_path):
-    result = run("ingest", CORPUS / "05-pittsburgh-mobility.pdf", "--index-dir", tmp_path / "ix", "--model", "fake")
+    result = run(
+        "ingest",
+        CORPUS / "05-pittsburgh-mobility.pdf",
+        "--index-dir",
+        tmp_path / "ix",
+        "--model",
+        "fake",
+    )
     assert result.exit_code == 0 and result.stdout == ""
     assert "1 added, 0 updated, 0 skipped, 0 failed" in result.stderr
 
 
 def test_search_json_shape(ix):
-    result = run("search", "solar panels on roofs", "--index-dir", ix, "--model", "fake", "-k", "3", "--json")
+    result = run(
+        "search", "solar panels on roofs", "--index-dir", ix, "--model", "fake", "-k", "3", "--json"
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
     assert 1 <= len(hits) <= 3
     for hit in hits:
-        assert HIT_KEYS <= set(hit) and isinstance(hit["topics"], list) and isinstance(hit["page"], int)
+        assert (
+            HIT_KEYS <= set(hit)
+            and isinstance(hit["topics"], list)
+            and isinstance(hit["page"], int)
+        )
 
 
 def test_search_human_output_and_filters(ix):
-    result = run("search", "budget", "--index-dir", ix, "--model", "fake", "--city", "Boston", "-k", "2")
+    result = run(
+        "search", "budget", "--index-dir", ix, "--model", "fake", "--city", "Boston", "-k", "2"
+    )
     assert result.exit_code == 0
-    assert "06-boston-participatory-budgeting.pdf p. " in result.stdout and "Boston, US" in result.stdout
+    assert (
+        "06-boston-participatory-budgeting.pdf p. " in result.stdout
+        and "Boston, US" in result.stdout
+    )
 
 
 def test_search_explain_prints_why(ix):
-    result = run("search", "solar roof", "--index-dir", ix, "--model", "fake", "-k", "2", "--explain")
+    result = run(
+        "search", "solar roof", "--index-dir", ix, "--model", "fake", "-k", "2", "--explain"
+    )
     assert result.exit_code == 0, result.output
-    assert re.search(r"why: similarity [-0-9.]+ .*bm25 [0-9.]+ = (solar|roof) [0-9.]+.* rrf [0-9.]+ → #1", result.stdout)
-    hits = json.loads(run("search", "solar", "--index-dir", ix, "--model", "fake", "--explain", "--json",
-                          "--mode", "keyword").stdout)
-    assert hits[0]["explain"]["keyword"]["terms"]["solar"] > 0 and hits[0]["explain"]["fused"]["method"] == "bm25"
+    assert re.search(
+        r"why: similarity [-0-9.]+ .*bm25 [0-9.]+ = (solar|roof) [0-9.]+.* rrf [0-9.]+ → #1",
+        result.stdout,
+    )
+    hits = json.loads(
+        run(
+            "search",
+            "solar",
+            "--index-dir",
+            ix,
+            "--model",
+            "fake",
+            "--explain",
+            "--json",
+            "--mode",
+            "keyword",
+        ).stdout
+    )
+    assert (
+        hits[0]["explain"]["keyword"]["terms"]["solar"] > 0
+        and hits[0]["explain"]["fused"]["method"] == "bm25"
+    )
 
 
 def test_eval_search_table_and_json(ix, tmp_path):
@@ -83,9 +158,26 @@ def test_eval_search_table_and_json(ix, tmp_path):
     result = run("eval", "search", qrels, "--index-dir", ix, "--model", "fake")
     assert result.exit_code == 0, result.output
     for mode in ("dense", "keyword", "hybrid"):
-        assert re.search(mode + r"[ │]+\d+[ │]+all[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}", result.stdout)
-    data = json.loads(run("eval", "search", qrels, "--index-dir", ix, "--model", "fake", "--json",
-                          "--mode", "hybrid", "--split", "test").stdout)
+        assert re.search(
+            mode + r"[ │]+\d+[ │]+all[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}[ │]+[01]\.\d{3}",
+            result.stdout,
+        )
+    data = json.loads(
+        run(
+            "eval",
+            "search",
+            qrels,
+            "--index-dir",
+            ix,
+            "--model",
+            "fake",
+            "--json",
+            "--mode",
+            "hybrid",
+            "--split",
+            "test",
+        ).stdout
+    )
     assert data["queries"] == 1 and data["rows"][0]["mrr"] == 1.0
 
 
@@ -96,7 +188,9 @@ def test_index_dir_from_environment(ix, monkeypatch):
 
 
 def test_similar_json(ix):
-    first = json.loads(run("search", "solar", "--index-dir", ix, "--model", "fake", "--json").stdout)[0]
+    first = json.loads(
+        run("search", "solar", "--index-dir", ix, "--model", "fake", "--json").stdout
+    )[0]
     result = run("similar", first["passage_id"], "--index-dir", ix, "--model", "fake", "--json")
     assert result.exit_code == 0
     hits = json.loads(result.stdout)
@@ -104,17 +198,33 @@ def test_similar_json(ix):
 
 
 def test_similar_text(ix):
-    result = run("similar", "--text", "residents vote on how to spend money", "--index-dir", ix, "--model", "fake",
-                 "--per-doc", "1", "--json")
+    result = run(
+        "similar",
+        "--text",
+        "residents vote on how to spend money",
+        "--index-dir",
+        ix,
+        "--model",
+        "fake",
+        "--per-doc",
+        "1",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
-    assert hits[0]["doc"] == "06-boston-participatory-budgeting.pdf" and len({h["doc"] for h in hits}) == len(hits)
+    assert hits[0]["doc"] == "06-boston-participatory-budgeting.pdf" and len(
+        {h["doc"] for h in hits}
+    ) == len(hits)
 
 
 def test_info(ix):
     data = json.loads(run("info", "--index-dir", ix, "--json").stdout)
     assert (data["documents"], data["model"], data["dim"]) == (3, "fake", 64)
-    assert data["taxonomy"] == "policymine-default@1" and set(data["cities"]) == {"Berlin", "Boston", "Denver"}
+    assert data["taxonomy"] == "policymine-default@1" and set(data["cities"]) == {
+        "Berlin",
+        "Boston",
+        "Denver",
+    }
     assert "energy" in data["topics"]
     human = run("info", "--index-dir", ix)
     assert "3 documents" in human.stdout and "passages per topic" in human.stdout
@@ -127,35 +237,73 @@ def test_digest_markdown_html_json(ix, tmp_path):
     assert "wrote" in result.stderr and out.read_text().startswith("# Practice digest: energy")
     assert ", p. " in out.read_text()
     html = tmp_path / "q.html"
-    assert run("digest", "--query", "residents vote", "--index-dir", ix, "--model", "fake", "--out", html).exit_code == 0
+    assert (
+        run(
+            "digest",
+            "--query",
+            "residents vote",
+            "--index-dir",
+            ix,
+            "--model",
+            "fake",
+            "--out",
+            html,
+        ).exit_code
+        == 0
+    )
     assert "<blockquote>" in html.read_text()
-    data = json.loads(run("digest", "--topic", "energy", "--index-dir", ix, "--model", "fake", "--json").stdout)
+    data = json.loads(
+        run("digest", "--topic", "energy", "--index-dir", ix, "--model", "fake", "--json").stdout
+    )
     first = data["clusters"][0]["practices"][0]
     assert first["citation"].endswith(f"p. {first['page']}")
 
 
 def test_practices_listing_and_eval(ix):
     data = json.loads(run("practices", "--index-dir", ix, "--topic", "energy", "--json").stdout)
-    assert data and all("energy" in p["topics"] and p["quote"] and p["evidence"]["city"] == "document metadata" for p in data)
+    assert data and all(
+        "energy" in p["topics"] and p["quote"] and p["evidence"]["city"] == "document metadata"
+        for p in data
+    )
     assert "p. " in run("practices", "--index-dir", ix, "-n", "2").stdout
     bad = run("practices", "--index-dir", ix, "--instrument", "subsidy")
     assert bad.exit_code == 1 and "unknown instrument" in bad.stderr
-    report = json.loads(run("eval", "practices", CORPUS.parent / "eval/practices.jsonl", "--split", "dev", "--json").stdout)
+    report = json.loads(
+        run(
+            "eval", "practices", CORPUS.parent / "eval/practices.jsonl", "--split", "dev", "--json"
+        ).stdout
+    )
     assert report["rows"] == 125 and 0 < report["precision"] <= 1 and 0 < report["recall"] <= 1
 
 
 def test_tag_jsonl_and_csv(tmp_path):
-    result = run("tag", CORPUS / "02-munich-sobon.pdf", CORPUS / "04-freiburg-vauban.pdf", "--model", "fake")
+    result = run(
+        "tag", CORPUS / "02-munich-sobon.pdf", CORPUS / "04-freiburg-vauban.pdf", "--model", "fake"
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["doc"] for r in records} == {"02-munich-sobon.pdf", "04-freiburg-vauban.pdf"}
     for r in records:
-        assert {"doc", "title", "lang", "city", "country", "topics", "entities", "passages"} <= set(r)
+        assert {"doc", "title", "lang", "city", "country", "topics", "entities", "passages"} <= set(
+            r
+        )
         assert isinstance(r["topics"], dict)
         assert all({"text", "label", "count"} <= set(e) for e in r["entities"])
         assert all({"page", "text", "topics", "entities"} <= set(p) for p in r["passages"])
     out = tmp_path / "tags.csv"
-    assert run("tag", CORPUS / "02-munich-sobon.pdf", "--model", "fake", "--format", "csv", "--out", out).exit_code == 0
+    assert (
+        run(
+            "tag",
+            CORPUS / "02-munich-sobon.pdf",
+            "--model",
+            "fake",
+            "--format",
+            "csv",
+            "--out",
+            out,
+        ).exit_code
+        == 0
+    )
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows[0]["city"] == "Munich" and "housing:" in rows[0]["topics"]
 
@@ -163,7 +311,11 @@ def test_tag_jsonl_and_csv(tmp_path):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_tag_resume_finishes_an_interrupted_run(tmp_path, fmt):
     out = tmp_path / f"tags.{fmt}"
-    files = [CORPUS / "02-munich-sobon.pdf", CORPUS / "04-freiburg-vauban.pdf", CORPUS / "05-pittsburgh-mobility.pdf"]
+    files = [
+        CORPUS / "02-munich-sobon.pdf",
+        CORPUS / "04-freiburg-vauban.pdf",
+        CORPUS / "05-pittsburgh-mobility.pdf",
+    ]
     assert run("tag", files[0], "--model", "fake", "--format", fmt, "--out", out).exit_code == 0
     with open(out, "a", encoding="utf-8") as fh:  # a crash in the middle of writing the next line
         fh.write('{"doc": "04-freiburg' if fmt == "jsonl" else "04-freiburg-vauban.pdf,/x")
@@ -186,7 +338,11 @@ def test_tag_explain_shows_terms_and_similarity():
 
 def test_extract_command():
     result = run("extract", CORPUS / "01-berlin-solar.pdf")
-    assert result.exit_code == 0 and "--- page 2 · quality 1.00" in result.stdout and "Berlin has more than" in result.stdout
+    assert (
+        result.exit_code == 0
+        and "--- page 2 · quality 1.00" in result.stdout
+        and "Berlin has more than" in result.stdout
+    )
     assert "=== passages" in result.stdout
 
 
@@ -198,14 +354,24 @@ def test_extract_json_shape():
     assert {"page", "label", "text", "quality"} <= set(data["pages"][0])
     assert {"id", "page", "page_end", "section", "text"} <= set(data["passages"][0])
     for p in data["passages"]:  # every passage can be found on its cited page
-        assert data["pages"][p["page"] - 1]["text"][p["char_start"]:].split()[:3] == p["text"].split()[:3]
+        assert (
+            data["pages"][p["page"] - 1]["text"][p["char_start"] :].split()[:3]
+            == p["text"].split()[:3]
+        )
 
 
 def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
     bad = make_bad_inputs(tmp_path / "bad")
     index_dir = tmp_path / "ix"
-    result = run("ingest", CORPUS / "05-pittsburgh-mobility.pdf", *(p for p, _ in bad.values()),
-                 "--index-dir", index_dir, "--model", "fake")
+    result = run(
+        "ingest",
+        CORPUS / "05-pittsburgh-mobility.pdf",
+        *(p for p, _ in bad.values()),
+        "--index-dir",
+        index_dir,
+        "--model",
+        "fake",
+    )
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(bad)
@@ -218,26 +384,81 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["search", "solar", "--index-dir", "{tmp}/none"], "no index in {tmp}/none: create one with `policymine ingest PATH"),
+        (
+            ["search", "solar", "--index-dir", "{tmp}/none"],
+            "no index in {tmp}/none: create one with `policymine ingest PATH",
+        ),
         (["info", "--index-dir", "{tmp}/none"], "no index in"),
-        (["search", "solar", "--index-dir", "{ix}", "--model", "minilm"], "was built with model fake"),
-        (["search", "solar", "--index-dir", "{ix}", "--model", "nope"], "unknown embedding model 'nope'"),
-        (["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--topic", "solar"], "unknown topic 'solar'"),
-        (["similar", "99999", "--index-dir", "{ix}", "--model", "fake"], "no passage with id 99999"),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "minilm"],
+            "was built with model fake",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "nope"],
+            "unknown embedding model 'nope'",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--topic", "solar"],
+            "unknown topic 'solar'",
+        ),
+        (
+            ["similar", "99999", "--index-dir", "{ix}", "--model", "fake"],
+            "no passage with id 99999",
+        ),
         (["similar", "--index-dir", "{ix}", "--model", "fake"], "give a passage id or --text"),
-        (["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--mode", "fuzzy"], "unknown search mode 'fuzzy'"),
-        (["eval", "search", "{tmp}/none.tsv", "--index-dir", "{ix}", "--model", "fake"], "none.tsv: qrels file not found"),
-        (["eval", "search", "{corpus}/../README.md", "--index-dir", "{ix}", "--model", "fake"], "expected a header line"),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--mode", "fuzzy"],
+            "unknown search mode 'fuzzy'",
+        ),
+        (
+            ["eval", "search", "{tmp}/none.tsv", "--index-dir", "{ix}", "--model", "fake"],
+            "none.tsv: qrels file not found",
+        ),
+        (
+            ["eval", "search", "{corpus}/../README.md", "--index-dir", "{ix}", "--model", "fake"],
+            "expected a header line",
+        ),
         (["digest", "--index-dir", "{ix}", "--model", "fake"], "a digest needs --topic or --query"),
-        (["digest", "--topic", "energy", "--out", "{tmp}/d.pdf", "--index-dir", "{ix}", "--model", "fake"], "must end in .md or .html"),
+        (
+            [
+                "digest",
+                "--topic",
+                "energy",
+                "--out",
+                "{tmp}/d.pdf",
+                "--index-dir",
+                "{ix}",
+                "--model",
+                "fake",
+            ],
+            "must end in .md or .html",
+        ),
         (["tag", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["tag", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
         (["tag", "{corpus}/01-berlin-solar.pdf", "--resume"], "--resume needs --out"),
         (["extract", "{tmp}/missing.pdf"], "missing.pdf: no such file"),
         (["extract", "{corpus}/01-berlin-solar.pdf", "--format", "xml"], "unknown --format 'xml'"),
-        (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--taxonomy", "{tmp}/no.toml", "--model", "fake"], "cannot read taxonomy"),
-        (["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--executor", "spark"], "executor must be one of local, ray"),
-        (["tag", "{corpus}", "--ray-address", "auto"], "ray_address is set but the executor is local"),
+        (
+            [
+                "ingest",
+                "{corpus}",
+                "--index-dir",
+                "{tmp}/t",
+                "--taxonomy",
+                "{tmp}/no.toml",
+                "--model",
+                "fake",
+            ],
+            "cannot read taxonomy",
+        ),
+        (
+            ["ingest", "{corpus}", "--index-dir", "{tmp}/t", "--executor", "spark"],
+            "executor must be one of local, ray",
+        ),
+        (
+            ["tag", "{corpus}", "--ray-address", "auto"],
+            "ray_address is set but the executor is local",
+        ),
     ],
 )
 def test_errors_are_one_clean_line(ix, tmp_path, args, expected):
@@ -253,23 +474,39 @@ def test_ocr_without_tesseract_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr("policymine.ocr.available", lambda: False)
     result = run("extract", CORPUS / "01-berlin-solar.pdf", "--ocr")
     assert result.exit_code == 1
-    assert "--ocr needs the Tesseract program" in result.stderr and "apt install tesseract-ocr" in result.stderr
+    assert (
+        "--ocr needs the Tesseract program" in result.stderr
+        and "apt install tesseract-ocr" in result.stderr
+    )
 
 
 def test_eval_places_against_a_truth_file(tmp_path, fake_index):
     truth = tmp_path / "places.tsv"
-    truth.write_text("doc\tcity\tcountry\n02-munich-sobon.pdf\tMünchen\tDE\n05-pittsburgh-mobility.pdf\tBoston\tUS\n")
+    truth.write_text(
+        "doc\tcity\tcountry\n02-munich-sobon.pdf\tMünchen\tDE\n05-pittsburgh-mobility.pdf\tBoston\tUS\n"
+    )
     result = run("eval", "places", truth, "--index-dir", fake_index, "--json")
     data = json.loads(result.stdout)
     assert data["documents"] == 2 and data["city_correct"] == 1 and data["country_correct"] == 2
-    assert data["wrong"][0]["doc"] == "05-pittsburgh-mobility.pdf" and data["wrong"][0]["found_city"] == "Pittsburgh"
+    assert (
+        data["wrong"][0]["doc"] == "05-pittsburgh-mobility.pdf"
+        and data["wrong"][0]["found_city"] == "Pittsburgh"
+    )
 
 
 def test_eval_tags_reports_per_topic_scores(tmp_path):
     labelled = tmp_path / "topics.jsonl"
     rows = [
-        {"text": "Grants for heat pumps and rooftop solar on homes.", "topics": ["energy"], "split": "test"},
-        {"text": "New bus lanes and protected bike lanes downtown.", "topics": ["mobility"], "split": "test"},
+        {
+            "text": "Grants for heat pumps and rooftop solar on homes.",
+            "topics": ["energy"],
+            "split": "test",
+        },
+        {
+            "text": "New bus lanes and protected bike lanes downtown.",
+            "topics": ["mobility"],
+            "split": "test",
+        },
         {"text": "A tuning row.", "topics": ["energy"], "split": "dev"},
     ]
     labelled.write_text("\n".join(json.dumps(r) for r in rows))
@@ -304,7 +541,10 @@ def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
     after = json.loads(run("info", "--index-dir", copy, "--json").stdout)
     assert (after["model"], after["dim"], after["topics"]) == ("other", 8, before["topics"])
     assert run("search", "solar", "--index-dir", copy, "--model", "other", "--json").exit_code == 0
-    assert "was built with model other" in run("search", "solar", "--index-dir", copy, "--model", "fake").stderr
+    assert (
+        "was built with model other"
+        in run("search", "solar", "--index-dir", copy, "--model", "fake").stderr
+    )
 
 
 def test_malformed_files_at_scale_get_one_line_each_and_nothing_indexed_is_lost(tmp_path):
@@ -312,12 +552,34 @@ def test_malformed_files_at_scale_get_one_line_each_and_nothing_indexed_is_lost(
     from test_crash import assert_consistent, contents
 
     ix = tmp_path / "ix"
-    assert run("ingest", CORPUS / "07-denver-climate-fund.pdf", "--index-dir", ix, "--model", "fake", "-q").exit_code == 0
+    assert (
+        run(
+            "ingest",
+            CORPUS / "07-denver-climate-fund.pdf",
+            "--index-dir",
+            ix,
+            "--model",
+            "fake",
+            "-q",
+        ).exit_code
+        == 0
+    )
     before = contents(ix)
     malformed = make_malformed_pdfs(tmp_path / "malformed")
     bad = [path for path, _ in make_bad_inputs(tmp_path / "bad").values()]
-    result = run("ingest", tmp_path / "malformed", *bad, CORPUS / "01-berlin-solar.pdf",
-                 "--index-dir", ix, "--model", "fake", "--workers", "2", "--json")
+    result = run(
+        "ingest",
+        tmp_path / "malformed",
+        *bad,
+        CORPUS / "01-berlin-solar.pdf",
+        "--index-dir",
+        ix,
+        "--model",
+        "fake",
+        "--workers",
+        "2",
+        "--json",
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     report = {f["path"]: f for f in json.loads(result.stdout)["files"]}
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -346,5 +608,7 @@ def test_malformed_files_at_scale_get_one_line_each_and_nothing_indexed_is_lost(
     assert report[str(malformed["1,000 pages"])]["pages"] == 1000
     assert report[str(CORPUS / "01-berlin-solar.pdf")]["status"] == "added"
     after = contents(ix)
-    assert after["07-denver-climate-fund.pdf"][0] == before["07-denver-climate-fund.pdf"][0]  # kept as it was
+    assert (
+        after["07-denver-climate-fund.pdf"][0] == before["07-denver-climate-fund.pdf"][0]
+    )  # kept as it was
     assert_consistent(ix)

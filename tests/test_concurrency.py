@@ -16,17 +16,28 @@ from test_crash import DELAY, assert_consistent, contents, documents_in, start_i
 
 from policymine.search import Searcher
 
-QUERIES = ["rooftop solar incentives", "participatory budgeting", "green roofs and stormwater", "climate fund"]
+QUERIES = [
+    "rooftop solar incentives",
+    "participatory budgeting",
+    "green roofs and stormwater",
+    "climate fund",
+]
 MODES = ("hybrid", "dense", "keyword")
 
 
 def _results(index_dir) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(query, mode) -> hits as (document, passage text), from one Searcher."""
     with Searcher(settings_for(index_dir)) as searcher:
-        return {(q, m): [(h.doc, h.text) for h in searcher.search(q, k=5, mode=m)] for q in QUERIES for m in MODES}
+        return {
+            (q, m): [(h.doc, h.text) for h in searcher.search(q, k=5, mode=m)]
+            for q in QUERIES
+            for m in MODES
+        }
 
 
-def test_search_during_an_ingest_sees_whole_documents_and_a_second_ingest_is_refused(tmp_path, fake_index):
+def test_search_during_an_ingest_sees_whole_documents_and_a_second_ingest_is_refused(
+    tmp_path, fake_index
+):
     """fake_index is the same corpus ingested in one go: what every search is checked against."""
     corpus = tmp_path / "docs"
     shutil.copytree(CORPUS, corpus)
@@ -41,7 +52,11 @@ def test_search_during_an_ingest_sees_whole_documents_and_a_second_ingest_is_ref
 
     started = time.monotonic()
     second = subprocess.run(
-        fake_cli("ingest", corpus, "--index-dir", index_dir, "-q"), env=child_env(), capture_output=True, text=True, check=False
+        fake_cli("ingest", corpus, "--index-dir", index_dir, "-q"),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert second.returncode == 1 and time.monotonic() - started < 30
     assert second.stderr.strip() == (
@@ -49,7 +64,10 @@ def test_search_during_an_ingest_sees_whole_documents_and_a_second_ingest_is_ref
     )
     command = subprocess.Popen(
         fake_cli("search", "solar incentives", "--index-dir", index_dir, "--json"),
-        env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
     partial_views = 0
@@ -68,4 +86,6 @@ def test_search_during_an_ingest_sees_whole_documents_and_a_second_ingest_is_ref
         assert hit["text"] in reference[hit["doc"]]
 
     assert_consistent(index_dir)
-    assert _results(index_dir) == _results(fake_index)  # once done, the same answers as one uninterrupted run
+    assert _results(index_dir) == _results(
+        fake_index
+    )  # once done, the same answers as one uninterrupted run

@@ -93,15 +93,23 @@ def contents(index_dir: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     with Store(index_dir) as store:
         out = {}
         for doc_id, name in store.db.execute("SELECT id, name FROM documents"):
-            rows = store.db.execute("SELECT text, vector FROM passages WHERE doc_id = ? ORDER BY id", (doc_id,)).fetchall()
-            out[name] = ([r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
+            rows = store.db.execute(
+                "SELECT text, vector FROM passages WHERE doc_id = ? ORDER BY id", (doc_id,)
+            ).fetchall()
+            out[name] = (
+                [r[0] for r in rows],
+                np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+            )
         return out
 
 
 def start_ingest(corpus: Path, index_dir: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         fake_cli("ingest", corpus, "--index-dir", index_dir, "--workers", "2", "-q"),
-        env=child_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=child_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -120,7 +128,9 @@ def test_ingest_killed_at_random_points_resumes_to_the_uninterrupted_result(tmp_
     for target in targets:
         proc = start_ingest(corpus, index_dir, POLICYMINE_TEST_EMBED_DELAY=DELAY)
         deadline = time.monotonic() + 60
-        while documents_in(index_dir) < target and proc.poll() is None and time.monotonic() < deadline:
+        while (
+            documents_in(index_dir) < target and proc.poll() is None and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.5) if target else rng.uniform(0.3, 2.0))
         workers = _children(proc.pid)

@@ -15,7 +15,10 @@ def assert_quotes_on_their_pages(digest, index_dir):
     with Store(index_dir) as store:
         for p in digest.practices:
             page = store.page_text(p.hit.doc, p.quote_page)
-            assert page is not None and normalise(p.quote.removesuffix(" …")) in normalise(page), (p.citation, p.quote)
+            assert page is not None and normalise(p.quote.removesuffix(" …")) in normalise(page), (
+                p.citation,
+                p.quote,
+            )
 
 
 def test_topic_digest_clusters_with_citations(fake_index, tmp_path):
@@ -27,11 +30,16 @@ def test_topic_digest_clusters_with_citations(fake_index, tmp_path):
     assert_quotes_on_their_pages(digest, fake_index)
     markdown = render_markdown(digest, "d.png")
     first = digest.practices[0]
-    assert f"({first.hit.doc}), p. {first.quote_page}" in markdown and "| cluster | cities |" in markdown
+    assert (
+        f"({first.hit.doc}), p. {first.quote_page}" in markdown
+        and "| cluster | cities |" in markdown
+    )
     assert markdown.startswith("# Practice digest: energy")
     page = write_digest(digest, tmp_path / "d.html").read_text()
     assert page.startswith("<!doctype html>") and "<script" not in page and "<table>" in page
-    assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained: nothing from the network
+    assert not re.search(
+        r"(src|href)=['\"]?https?:", page
+    )  # self-contained: nothing from the network
     png = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert png and base64.b64decode(png.group(1)).startswith(b"\x89PNG")
     md = write_digest(digest, tmp_path / "d.md")
@@ -39,9 +47,13 @@ def test_topic_digest_clusters_with_citations(fake_index, tmp_path):
 
 
 def test_query_digest_city_filter_and_errors(fake_index, tmp_path):
-    digest = build_digest(settings_for(fake_index), query="affordable housing quota for new development")
+    digest = build_digest(
+        settings_for(fake_index), query="affordable housing quota for new development"
+    )
     assert digest.practices and digest.query
-    only = build_digest(settings_for(fake_index), query="affordable housing quota", cities=["munich"])
+    only = build_digest(
+        settings_for(fake_index), query="affordable housing quota", cities=["munich"]
+    )
     assert only.practices and {p.hit.city for p in only.practices} == {"Munich"}
     assert "Practice digest" in render_html(only)
     with pytest.raises(PolicymineError, match="--topic or --query"):
@@ -52,7 +64,9 @@ def test_query_digest_city_filter_and_errors(fake_index, tmp_path):
 
 @pytest.mark.slow
 def test_digest_on_the_real_model(real_index):
-    digest = build_digest(settings_for(real_index, model="minilm"), query="protecting residents from urban heat")
+    digest = build_digest(
+        settings_for(real_index, model="minilm"), query="protecting residents from urban heat"
+    )
     assert digest.practices and len(digest.cities) >= 2
     assert_quotes_on_their_pages(digest, real_index)
 
@@ -73,7 +87,11 @@ def test_real_corpus_digests_quote_their_pages(tmp_path):
     copy = tmp_path / "real"
     shutil.copytree(REAL_INDEX, copy)
     settings = settings_for(copy, model="minilm")
-    for kwargs in ({"topic": "housing"}, {"topic": "participation"}, {"query": "protecting residents from extreme heat"}):
+    for kwargs in (
+        {"topic": "housing"},
+        {"topic": "participation"},
+        {"query": "protecting residents from extreme heat"},
+    ):
         digest = build_digest(settings, **kwargs)
         assert len(digest.cities) >= 5
         assert_quotes_on_their_pages(digest, copy)

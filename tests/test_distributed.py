@@ -23,7 +23,9 @@ try:
     import ray
 except ImportError:  # the optional extra: pip install 'policymine[ray]'
     ray = None
-needs_ray = pytest.mark.skipif(ray is None, reason="Ray is not installed: pip install 'policymine[ray]'")
+needs_ray = pytest.mark.skipif(
+    ray is None, reason="Ray is not installed: pip install 'policymine[ray]'"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +47,30 @@ def _contents(index_dir: Path) -> dict[str, dict]:
     ):
         passages = db.execute(
             "SELECT id, page, page_end, section, kind, text, char_start, char_end, vector FROM passages"
-            " WHERE doc_id = ? ORDER BY id", (doc_id,)
+            " WHERE doc_id = ? ORDER BY id",
+            (doc_id,),
         ).fetchall()
         ids = [row[0] for row in passages]
         out[name] = {
             "doc": (title, lang, city, country, n_pages),
-            "doc_topics": sorted(db.execute("SELECT topic, score FROM document_topics WHERE doc_id = ?", (doc_id,))),
+            "doc_topics": sorted(
+                db.execute("SELECT topic, score FROM document_topics WHERE doc_id = ?", (doc_id,))
+            ),
             "passages": [row[1:8] for row in passages],
-            "topics": [sorted(db.execute("SELECT topic, score FROM passage_topics WHERE passage_id = ?", (i,))) for i in ids],
-            "entities": [sorted(db.execute("SELECT text, label, norm, country FROM entities WHERE passage_id = ?", (i,)))
-                         for i in ids],
+            "topics": [
+                sorted(
+                    db.execute("SELECT topic, score FROM passage_topics WHERE passage_id = ?", (i,))
+                )
+                for i in ids
+            ],
+            "entities": [
+                sorted(
+                    db.execute(
+                        "SELECT text, label, norm, country FROM entities WHERE passage_id = ?", (i,)
+                    )
+                )
+                for i in ids
+            ],
             "vectors": np.vstack([np.frombuffer(row[8], dtype=np.float32) for row in passages]),
         }
     db.close()
@@ -85,7 +101,11 @@ def test_ray_ingest_matches_local_ingest(real_index, local_ray, tmp_path):
 @needs_ray
 def test_ray_tag_matches_local_tag(local_ray, tmp_path, monkeypatch):
     monkeypatch.chdir(CORPUS)  # a relative path: Ray workers run in another working directory
-    files = [Path("02-munich-sobon.pdf"), CORPUS / "06-boston-participatory-budgeting.pdf", tmp_path / "missing.pdf"]
+    files = [
+        Path("02-munich-sobon.pdf"),
+        CORPUS / "06-boston-participatory-budgeting.pdf",
+        tmp_path / "missing.pdf",
+    ]
 
     def tagged(executor: str) -> list:
         settings = config.Settings(index_dir=tmp_path / "unused", executor=executor, workers=2)
@@ -107,7 +127,10 @@ def test_missing_ray_names_the_extra(monkeypatch):
 
 @pytest.mark.parametrize(
     ("overrides", "error"),
-    [({"executor": "spark"}, "executor must be one of local, ray"), ({"ray_address": "auto"}, "add --executor ray")],
+    [
+        ({"executor": "spark"}, "executor must be one of local, ray"),
+        ({"ray_address": "auto"}, "add --executor ray"),
+    ],
 )
 def test_executor_settings_are_checked(overrides, error):
     with pytest.raises(ConfigError, match=error):

@@ -20,7 +20,11 @@ def test_embed_batches_and_reports_progress():
 def test_minilm_loads_offline_from_its_package():
     model = get_embedder("minilm")
     vectors = model.embed_batch(
-        ["subsidies for rooftop solar panels", "grants for photovoltaic systems on roofs", "a public hearing on zoning"]
+        [
+            "subsidies for rooftop solar panels",
+            "grants for photovoltaic systems on roofs",
+            "a public hearing on zoning",
+        ]
     )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)

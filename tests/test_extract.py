@@ -42,14 +42,18 @@ def test_hyphenation_across_lines_is_repaired(berlin):
 
 
 def test_pull_quote_appears_once(berlin):
-    sentence = "must install photovoltaic panels covering at least 30 percent of the gross roof area"
+    sentence = (
+        "must install photovoltaic panels covering at least 30 percent of the gross roof area"
+    )
     assert full_text(berlin).count(sentence) == 1
 
 
 def test_two_columns_read_in_order(berlin):
     text = full_text(berlin)
     # The left column's section comes before the right column's on page 1.
-    assert text.index("From a masterplan to a legal obligation") < text.index("Subsidies that fill the gaps")
+    assert text.index("From a masterplan to a legal obligation") < text.index(
+        "Subsidies that fill the gaps"
+    )
 
 
 def test_table_becomes_a_table_block(berlin):
@@ -72,7 +76,19 @@ def test_text_file(tmp_path):
     assert [b.kind for b in doc.pages[0].blocks] == ["heading", "paragraph", "list", "list"]
 
 
-@pytest.mark.parametrize("case", ["not a pdf", "empty", "truncated", "corrupt", "encrypted", "no text layer", "unsupported type", "missing"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not a pdf",
+        "empty",
+        "truncated",
+        "corrupt",
+        "encrypted",
+        "no text layer",
+        "unsupported type",
+        "missing",
+    ],
+)
 def test_bad_input_gives_a_clear_error(tmp_path, case):
     path, reason = make_bad_inputs(tmp_path / "bad")[case]
     with pytest.raises(ExtractionError) as info:
@@ -107,7 +123,10 @@ def test_extraction_matches_golden_file(name, request):
     from pathlib import Path
 
     doc = extract(CORPUS / name)
-    got = "".join(f"=== page {p.number}\n" + "".join(f"[{b.kind}] {b.text}\n" for b in p.blocks) for p in doc.pages)
+    got = "".join(
+        f"=== page {p.number}\n" + "".join(f"[{b.kind}] {b.text}\n" for b in p.blocks)
+        for p in doc.pages
+    )
     golden = Path(__file__).parent / "data" / "golden" / (name + ".txt")
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(got, encoding="utf-8")
@@ -154,7 +173,9 @@ def test_framed_double_spaced_page_keeps_its_prose(tmp_path):
     blocks = [b for b in doc.pages[0].blocks if b.kind != "table"]
     assert not [b for p in doc.pages for b in p.blocks if b.kind == "table"]
     assert len(blocks) == 6  # three paragraphs in each of two columns
-    assert blocks[0].text.startswith("Paragraph one explains") and "districts where" in blocks[0].text
+    assert (
+        blocks[0].text.startswith("Paragraph one explains") and "districts where" in blocks[0].text
+    )
 
 
 @needs_real_corpus
@@ -163,14 +184,20 @@ def test_real_pdf_with_ruled_text_boxes_keeps_its_text():
     """Lexington's page frames and boxed prose were once taken for tables that swallowed every word."""
     doc = extract(REAL_CORPUS / "us-lexington-ky-empower-lexington-plan-2012.pdf")
     assert sum(1 for p in doc.pages if p.text) >= 45
-    assert "In developing the Empower Lexington plan, stakeholders reviewed information" in doc.pages[3].text
+    assert (
+        "In developing the Empower Lexington plan, stakeholders reviewed information"
+        in doc.pages[3].text
+    )
 
 
 def _source_blocks(md: str) -> list[tuple[str, str]]:
     """(kind, text) of a brief's Markdown source, as the PDF should read back."""
     meta, body = md.split("---\n", 2)[1:]
     fields = dict(line.split(": ", 1) for line in meta.strip().splitlines())
-    blocks = [("heading", fields["title"]), ("paragraph", f"{fields['city']} · {fields['country']} · {fields['year']}")]
+    blocks = [
+        ("heading", fields["title"]),
+        ("paragraph", f"{fields['city']} · {fields['country']} · {fields['year']}"),
+    ]
     for para in re.split(r"\n\s*\n", body.strip()):
         lines = para.strip().splitlines()
         if lines[0].startswith("> PULL:"):
@@ -199,4 +226,6 @@ def test_every_brief_reads_back_as_its_source(name):
 
     assert prose(got) == prose(want)
     assert [t for k, t in got if k == "table"] == [t for k, t in want if k == "table"]
-    assert [t for k, t in got if k in ("heading", "list")] == [t for k, t in want if k in ("heading", "list")]
+    assert [t for k, t in got if k in ("heading", "list")] == [
+        t for k, t in want if k in ("heading", "list")
+    ]

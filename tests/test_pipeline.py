@@ -19,10 +19,20 @@ def _state(index_dir):
 
 def test_discover_finds_supported_files_recursively(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/x.pdf", "a/b/y.md", "a/b/z.txt", "a/skip.docx", "a/.hidden.pdf", "a/README.md", "a/b/LICENSE.txt"):
+    for name in (
+        "a/x.pdf",
+        "a/b/y.md",
+        "a/b/z.txt",
+        "a/skip.docx",
+        "a/.hidden.pdf",
+        "a/README.md",
+        "a/b/LICENSE.txt",
+    ):
         (tmp_path / name).write_text("x")
     assert sorted(p.name for p in discover([tmp_path / "a"])) == ["x.pdf", "y.md", "z.txt"]
-    assert [p.name for p in discover([tmp_path / "a" / "README.md"])] == ["README.md"]  # named: taken
+    assert [p.name for p in discover([tmp_path / "a" / "README.md"])] == [
+        "README.md"
+    ]  # named: taken
 
 
 def test_incremental_ingest_unchanged_changed_pruned(corpus_copy, tmp_path):
@@ -52,7 +62,9 @@ def test_incremental_ingest_unchanged_changed_pruned(corpus_copy, tmp_path):
     pruned = ingest([corpus_copy], settings, prune=True)
     assert pruned.summary()["removed"] == 1
     docs3, ids3, faiss_ids3 = _state(settings.index_dir)
-    assert set(docs3) == {"01-berlin-solar.pdf", "07-denver-climate-fund.pdf"} and ids3 == faiss_ids3
+    assert (
+        set(docs3) == {"01-berlin-solar.pdf", "07-denver-climate-fund.pdf"} and ids3 == faiss_ids3
+    )
 
 
 def test_bad_files_are_reported_and_the_rest_is_ingested(corpus_copy, tmp_path):
@@ -72,7 +84,9 @@ def test_bad_files_are_reported_and_the_rest_is_ingested(corpus_copy, tmp_path):
 
 def test_tag_files_yields_records_and_errors(tmp_path):
     bad = make_bad_inputs(tmp_path / "bad")
-    records = list(tag_files([CORPUS / "02-munich-sobon.pdf", bad["empty"][0]], settings_for(tmp_path / "ix")))
+    records = list(
+        tag_files([CORPUS / "02-munich-sobon.pdf", bad["empty"][0]], settings_for(tmp_path / "ix"))
+    )
     [record] = [r for r in records if isinstance(r, dict)]
     [error] = [r for r in records if isinstance(r, ExtractionError)]
     assert record["city"] == "Munich" and record["passages"] and "housing" in record["topics"]
@@ -95,7 +109,9 @@ def test_a_file_over_the_time_limit_is_killed_and_reported_and_the_rest_go_on(tm
 
     slow = slow_pdf
     quick = tmp_path / "quick.md"  # a text file: done in milliseconds however busy the machine
-    quick.write_text("# Heat plan\n\nThe city plants trees along every school route to cool the streets.\n")
+    quick.write_text(
+        "# Heat plan\n\nThe city plants trees along every school route to cool the streets.\n"
+    )
     settings = settings_for(tmp_path / "ix", workers=2, file_timeout=2)
     results = dict(extract_all([slow, quick], settings))
     assert str(results[slow]) == f"{slow}: timed out after 2 s"
@@ -126,7 +142,9 @@ def test_a_worker_that_dies_on_a_file_is_reported_and_replaced(tmp_path, slow_pd
 
     killer = threading.Thread(target=crash_the_worker)
     killer.start()
-    results = dict(extract_all([CORPUS / "01-berlin-solar.pdf", slow], settings_for(tmp_path / "ix")))
+    results = dict(
+        extract_all([CORPUS / "01-berlin-solar.pdf", slow], settings_for(tmp_path / "ix"))
+    )
     killer.join()
     assert str(results[slow]) == f"{slow}: extraction worker crashed (exit code -9)"
     assert results[CORPUS / "01-berlin-solar.pdf"].pages  # the replacement worker did the next file

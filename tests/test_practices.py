@@ -16,15 +16,28 @@ from policymine.practices import (
 from policymine.store import Store
 from policymine.types import Entity, Filters
 
-PRACTICE = ("In 2021 the City launched a rebate programme that funded 2,000 heat pumps for $4.5 million. "
-            "The Council adopted the ordinance in March.")
+PRACTICE = (
+    "In 2021 the City launched a rebate programme that funded 2,000 heat pumps for $4.5 million. "
+    "The Council adopted the ordinance in March."
+)
 
 
 def test_detector_separates_practice_from_context():
     assert detect(PRACTICE) >= 0.5
-    assert detect("Emissions rose by 12 percent compared to 1990, according to the inventory (Smith et al., 2019).") < 0.5
-    assert instrument_of("The ordinance requires all new buildings to install solar panels.")[0] == "regulation"
-    assert instrument_of("Die Stadt fördert private Dachbegrünungen mit einem Zuschuss.") == ("funding_incentive", "fördert")
+    assert (
+        detect(
+            "Emissions rose by 12 percent compared to 1990, according to the inventory (Smith et al., 2019)."
+        )
+        < 0.5
+    )
+    assert (
+        instrument_of("The ordinance requires all new buildings to install solar panels.")[0]
+        == "regulation"
+    )
+    assert instrument_of("Die Stadt fördert private Dachbegrünungen mit einem Zuschuss.") == (
+        "funding_incentive",
+        "fördert",
+    )
     assert status_of("Der Rat hat das Programm 2019 beschlossen.") == ("adopted", "beschlossen")
     assert status_of("The programme will start next year.")[0] == "planned"
     assert status_of("Residents like parks.") == (None, None)
@@ -32,17 +45,36 @@ def test_detector_separates_practice_from_context():
 
 def test_record_fields_carry_evidence_and_never_invent():
     page = normalise(f"Heading\n{PRACTICE}\nFootnote")
-    rec = record(7, PRACTICE, "Heat pump rebates", [Entity("the City", "ORG"), Entity("Hanover", "GPE")], {3: page}, 3)
+    rec = record(
+        7,
+        PRACTICE,
+        "Heat pump rebates",
+        [Entity("the City", "ORG"), Entity("Hanover", "GPE")],
+        {3: page},
+        3,
+    )
     assert rec and rec.title == "Heat pump rebates" and rec.page == 3
     assert rec.instrument == "funding_incentive" and rec.status == "adopted" and rec.years == [2021]
     assert "$4.5 million" in rec.quantities and "2,000 heat pumps" in rec.quantities
-    assert "Hanover" not in rec.actors  # an entity the passage does not contain is not an actor of it
-    assert all(q in PRACTICE for q in rec.evidence["quantities"]) and rec.evidence["status"] in PRACTICE
+    assert (
+        "Hanover" not in rec.actors
+    )  # an entity the passage does not contain is not an actor of it
+    assert (
+        all(q in PRACTICE for q in rec.evidence["quantities"])
+        and rec.evidence["status"] in PRACTICE
+    )
     assert normalise(rec.quote) in page
     bare = "The City will require cool roofs on all new municipal buildings and the programme starts soon enough for us."
     rec = record(8, bare, None, [], {1: normalise(bare)}, 1, score=0.9)
-    assert rec and rec.years == [] and rec.quantities == [] and rec.title.startswith("The City will require")
-    assert record(9, PRACTICE, None, [], {1: "another page entirely"}, 1) is None  # no quote on the cited page
+    assert (
+        rec
+        and rec.years == []
+        and rec.quantities == []
+        and rec.title.startswith("The City will require")
+    )
+    assert (
+        record(9, PRACTICE, None, [], {1: "another page entirely"}, 1) is None
+    )  # no quote on the cited page
 
 
 def test_records_stored_at_ingest_and_backfilled(fake_index, tmp_path):
@@ -53,7 +85,10 @@ def test_records_stored_at_ingest_and_backfilled(fake_index, tmp_path):
     # an index from before migration 5: the records come on first use
     copy = tmp_path / "old"
     copy.mkdir()
-    with sqlite3.connect(fake_index / "policymine.db") as src, sqlite3.connect(copy / "policymine.db") as dst:
+    with (
+        sqlite3.connect(fake_index / "policymine.db") as src,
+        sqlite3.connect(copy / "policymine.db") as dst,
+    ):
         src.backup(dst)
         dst.execute("DELETE FROM practices")
         dst.execute("DELETE FROM meta WHERE key = 'practices'")
@@ -67,9 +102,12 @@ def test_every_stored_quote_is_on_its_page(fake_index):
     with Store(fake_index) as store:
         for _, rec in store.practices():
             doc = store.db.execute(
-                "SELECT d.name FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?", (rec["passage_id"],)
+                "SELECT d.name FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?",
+                (rec["passage_id"],),
             ).fetchone()[0]
-            assert normalise(rec["quote"].removesuffix(" …")) in normalise(store.page_text(doc, rec["page"]))
+            assert normalise(rec["quote"].removesuffix(" …")) in normalise(
+                store.page_text(doc, rec["page"])
+            )
 
 
 def test_eval_practices_on_the_labelled_set():

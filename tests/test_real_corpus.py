@@ -54,5 +54,7 @@ def test_rooftop_solar_hits_cite_the_right_page(real):
 def test_german_document_is_tagged_and_filterable(real):
     settings, _ = real
     hits = search("Klimaschutz Förderprogramm", settings, k=3, filters=Filters(country="DE"))
-    assert hits and all(h.doc == "de-lueneburg-klimaschutz-taetigkeitsbericht.pdf" and h.lang == "de" for h in hits)
+    assert hits and all(
+        h.doc == "de-lueneburg-klimaschutz-taetigkeitsbericht.pdf" and h.lang == "de" for h in hits
+    )
     assert hits[0].city == "Lüneburg"

@@ -42,7 +42,9 @@ def test_every_mode_ranks_the_obvious_passage_first(fake_index, mode):
 def test_keyword_mode_matches_word_forms_and_skips_stopwords(fake_index):
     assert query_terms("How do the cities fund Roofs?") == ["fund", "roofs"]
     assert fts_query(["green", "roof"]) == '"green" OR "roof"'
-    hits = search("green roofing", settings_for(fake_index), k=3, mode="keyword")  # Porter: roofing -> roof
+    hits = search(
+        "green roofing", settings_for(fake_index), k=3, mode="keyword"
+    )  # Porter: roofing -> roof
     assert hits[0].doc == "03-hamburg-green-roofs.pdf"
     with pytest.raises(PolicymineError, match="only stopwords"):
         search("how do the", settings_for(fake_index), mode="keyword")
@@ -55,7 +57,10 @@ def test_keyword_mode_matches_word_forms_and_skips_stopwords(fake_index):
         (Filters(country="DE"), lambda h: h.country == "DE"),
         (Filters(lang="en"), lambda h: h.lang == "en"),
         (Filters(year_from=2100), lambda h: False),
-        (Filters(topic="energy", country="US"), lambda h: "energy" in h.topics and h.country == "US"),
+        (
+            Filters(topic="energy", country="US"),
+            lambda h: "energy" in h.topics and h.country == "US",
+        ),
     ],
 )
 def test_filters_apply_inside_the_search_so_k_hits_come_back(fake_index, mode, filters, check):
@@ -78,7 +83,11 @@ def test_per_doc_cap_is_a_setting(fake_index):
 def test_explain_says_why_each_hit_matched(fake_index):
     hits = search("solar roof subsidy", settings_for(fake_index), k=3, explain=True)
     why = hits[0].explain
-    assert why["fused"] == {"method": "rrf", "score": pytest.approx(hits[0].score, abs=1e-4), "rank": 1}
+    assert why["fused"] == {
+        "method": "rrf",
+        "score": pytest.approx(hits[0].score, abs=1e-4),
+        "rank": 1,
+    }
     assert why["keyword"]["terms"] and set(why["keyword"]["terms"]) <= {"solar", "roof", "subsidy"}
     assert why["keyword"]["bm25"] == pytest.approx(sum(why["keyword"]["terms"].values()), abs=0.01)
     assert -1 <= why["dense"]["similarity"] <= 1 and why["topics"]
@@ -86,7 +95,9 @@ def test_explain_says_why_each_hit_matched(fake_index):
 
 
 def test_weighted_fusion_is_the_alternative(fake_index):
-    hits = search("solar roof subsidy", settings_for(fake_index, fusion="weighted"), k=3, explain=True)
+    hits = search(
+        "solar roof subsidy", settings_for(fake_index, fusion="weighted"), k=3, explain=True
+    )
     assert hits[0].explain["fused"]["method"] == "weighted" and 0 < hits[0].score <= 1
 
 
@@ -111,15 +122,23 @@ def test_similar_comes_from_other_documents(fake_index):
 
 def test_similar_text_is_diversified_and_filtered(fake_index):
     settings = settings_for(fake_index, per_doc=1)
-    hits = similar(None, settings, k=4, text="residents vote on budget projects", filters=Filters(country="US"))
-    assert len(hits) == 4 and len({h.doc for h in hits}) == 4 and all(h.country == "US" for h in hits)
+    hits = similar(
+        None, settings, k=4, text="residents vote on budget projects", filters=Filters(country="US")
+    )
+    assert (
+        len(hits) == 4 and len({h.doc for h in hits}) == 4 and all(h.country == "US" for h in hits)
+    )
     assert hits[0].doc == "06-boston-participatory-budgeting.pdf"
 
 
 @pytest.mark.slow
 def test_real_model_finds_rooftop_solar_incentives(real_index):
     hits = search("incentives for rooftop solar", Settings(index_dir=real_index), k=5)
-    assert hits[0].doc in ("01-berlin-solar.pdf", "07-denver-climate-fund.pdf", "10-portland-clean-energy-fund.pdf")
+    assert hits[0].doc in (
+        "01-berlin-solar.pdf",
+        "07-denver-climate-fund.pdf",
+        "10-portland-clean-energy-fund.pdf",
+    )
     assert "solar" in hits[0].text.lower()
     top_docs = {h.doc for h in hits[:3]}
     assert "01-berlin-solar.pdf" in top_docs
@@ -127,14 +146,18 @@ def test_real_model_finds_rooftop_solar_incentives(real_index):
 
 @pytest.mark.slow
 def test_real_model_cross_lingual_city_filter(real_index):
-    hits = search("residents decide how to spend part of the city budget", Settings(index_dir=real_index), k=3)
+    hits = search(
+        "residents decide how to spend part of the city budget", Settings(index_dir=real_index), k=3
+    )
     assert hits[0].doc == "06-boston-participatory-budgeting.pdf"
 
 
 def test_fragments_are_left_out_of_the_dense_list_only(fake_index, monkeypatch):
     search_module = importlib.import_module("policymine.search")
 
-    monkeypatch.setattr(search_module, "MIN_DENSE_WORDS", 45)  # the briefs' passages have 40 words or more
+    monkeypatch.setattr(
+        search_module, "MIN_DENSE_WORDS", 45
+    )  # the briefs' passages have 40 words or more
     with Searcher(settings_for(fake_index)) as searcher:
         fragments = set(searcher.fragments.tolist())
         short = searcher.store.rows(sorted(fragments))

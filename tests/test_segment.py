@@ -43,7 +43,11 @@ def test_long_paragraph_is_split_between_sentences():
 
 
 def test_short_paragraphs_merge_and_headings_become_sections():
-    doc = _doc(("heading", "Cooling"), ("paragraph", "Trees shade streets."), ("paragraph", "Fountains cool squares."))
+    doc = _doc(
+        ("heading", "Cooling"),
+        ("paragraph", "Trees shade streets."),
+        ("paragraph", "Fountains cool squares."),
+    )
     [passage] = segment(doc, Settings())
     assert passage.section == "Cooling"
     assert passage.text == "Trees shade streets.\nFountains cool squares."
@@ -52,10 +56,23 @@ def test_short_paragraphs_merge_and_headings_become_sections():
 def test_a_sentence_running_over_a_page_break_stays_in_one_passage():
     end_of_page = "Mobility credits were given to residents in the pilot, and the city learned that outreach must"
     top_of_page = "reach the residents who need them most, through trusted local groups."
-    doc = _doc(pages=[
-        _page(1, ("paragraph", "An earlier paragraph about bike lanes and buses in the city centre."), ("paragraph", end_of_page)),
-        _page(2, ("paragraph", top_of_page), ("paragraph", "A new paragraph on page two starts here and goes on.")),
-    ])
+    doc = _doc(
+        pages=[
+            _page(
+                1,
+                (
+                    "paragraph",
+                    "An earlier paragraph about bike lanes and buses in the city centre.",
+                ),
+                ("paragraph", end_of_page),
+            ),
+            _page(
+                2,
+                ("paragraph", top_of_page),
+                ("paragraph", "A new paragraph on page two starts here and goes on."),
+            ),
+        ]
+    )
     passages = segment(doc, Settings(min_passage_words=5, max_passage_words=100))
     [run_on] = [p for p in passages if "outreach must" in p.text]
     assert "outreach must reach the residents" in run_on.text
@@ -66,17 +83,44 @@ def test_a_sentence_running_over_a_page_break_stays_in_one_passage():
 
 
 def test_a_closed_sentence_at_the_page_end_does_not_run_on():
-    doc = _doc(pages=[
-        _page(1, ("paragraph", "The first page ends with a full sentence about the climate plan.")),
-        _page(2, ("paragraph", "and this lower-case start on page two is a new passage of its own.")),
-    ])
-    assert [(p.page, p.page_end) for p in segment(doc, Settings(min_passage_words=5))] == [(1, 1), (2, 2)]
+    doc = _doc(
+        pages=[
+            _page(
+                1, ("paragraph", "The first page ends with a full sentence about the climate plan.")
+            ),
+            _page(
+                2,
+                ("paragraph", "and this lower-case start on page two is a new passage of its own."),
+            ),
+        ]
+    )
+    assert [(p.page, p.page_end) for p in segment(doc, Settings(min_passage_words=5))] == [
+        (1, 1),
+        (2, 2),
+    ]
 
 
 def test_a_word_hyphenated_over_a_page_break_is_rejoined_in_its_passage():
-    doc = _doc(pages=[
-        _page(1, ("paragraph", "The city works with its international partners, and in the end the inter-")),
-        _page(2, ("paragraph", "national network of cities adopted the same heat plan for all members.")),
-    ])
+    doc = _doc(
+        pages=[
+            _page(
+                1,
+                (
+                    "paragraph",
+                    "The city works with its international partners, and in the end the inter-",
+                ),
+            ),
+            _page(
+                2,
+                (
+                    "paragraph",
+                    "national network of cities adopted the same heat plan for all members.",
+                ),
+            ),
+        ]
+    )
     [passage] = segment(doc, Settings(min_passage_words=5))
-    assert "the international network" in passage.text and (passage.page, passage.page_end) == (1, 2)
+    assert "the international network" in passage.text and (passage.page, passage.page_end) == (
+        1,
+        2,
+    )

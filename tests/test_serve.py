@@ -28,10 +28,15 @@ def get(url):
 
 
 def test_search_over_http_takes_the_cli_parameters(url):
-    status, body = get(f"{url}/search?q=participatory+budgeting&k=3&mode=keyword&country=US&per-doc=1&explain=1")
+    status, body = get(
+        f"{url}/search?q=participatory+budgeting&k=3&mode=keyword&country=US&per-doc=1&explain=1"
+    )
     assert status == 200 and body["took_ms"] >= 0
     hits = body["hits"]
-    assert hits[0]["doc"] == "06-boston-participatory-budgeting.pdf" and hits[0]["explain"]["keyword"]["terms"]
+    assert (
+        hits[0]["doc"] == "06-boston-participatory-budgeting.pdf"
+        and hits[0]["explain"]["keyword"]["terms"]
+    )
     assert all(h["country"] == "US" for h in hits) and len({h["doc"] for h in hits}) == len(hits)
 
 
@@ -86,9 +91,17 @@ def test_every_parameter_is_checked(url, path, message):
 def test_concurrent_requests_all_answer(url):
     from concurrent.futures import ThreadPoolExecutor
 
-    queries = ["rooftop solar", "participatory budgeting", "heat", "affordable housing", "bike lanes"] * 8
+    queries = [
+        "rooftop solar",
+        "participatory budgeting",
+        "heat",
+        "affordable housing",
+        "bike lanes",
+    ] * 8
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda q: get(f"{url}/search?q={q.replace(' ', '+')}&k=3"), queries))
+        answers = list(
+            pool.map(lambda q: get(f"{url}/search?q={q.replace(' ', '+')}&k=3"), queries)
+        )
     assert all(code == 200 and len(body["hits"]) == 3 for code, body in answers)
     # the same query answers the same however many run at once
     by_query = {}
@@ -109,12 +122,21 @@ def test_serve_on_the_real_model_answers_as_the_cli_does(real_index):
     try:
         health = service.handle("/health", {})
         assert health["query_model"] == "onnxruntime" and health["keyword_postings"] == "memory"
-        for query in ("incentives for rooftop solar", "residents vote on the city budget", "Klimaschutz Förderprogramm"):
+        for query in (
+            "incentives for rooftop solar",
+            "residents vote on the city budget",
+            "Klimaschutz Förderprogramm",
+        ):
             for mode in ("hybrid", "dense", "keyword"):
                 served = service.handle("/search", {"q": query, "mode": mode, "k": 5})["hits"]
                 local = [h.to_dict() for h in search(query, settings, k=5, mode=mode)]
-                assert [h["passage_id"] for h in served] == [h["passage_id"] for h in local], (query, mode)
-                assert [h["score"] for h in served] == pytest.approx([h["score"] for h in local], abs=1e-4)
+                assert [h["passage_id"] for h in served] == [h["passage_id"] for h in local], (
+                    query,
+                    mode,
+                )
+                assert [h["score"] for h in served] == pytest.approx(
+                    [h["score"] for h in local], abs=1e-4
+                )
     finally:
         service.close()
 
@@ -141,7 +163,10 @@ def test_serve_picks_up_an_ingest_without_a_restart(tmp_path, monkeypatch):
         assert service.reloads >= 1 and health["reload_error"] is None
         assert health["passages"] > before and health["keyword_postings"] == "memory"
         for mode in ("dense", "keyword", "hybrid"):
-            hits = service.handle("/search", {"q": "participatory budgeting Boston", "mode": mode, "k": 10, "per_doc": 10})["hits"]
+            hits = service.handle(
+                "/search",
+                {"q": "participatory budgeting Boston", "mode": mode, "k": 10, "per_doc": 10},
+            )["hits"]
             assert "06-boston-participatory-budgeting.pdf" in {h["doc"] for h in hits}, mode
     finally:
         service.close()

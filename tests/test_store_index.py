@@ -8,12 +8,22 @@ from policymine.types import Document, DocumentTags, Entity, Filters, Page, Pass
 
 
 def _doc(path="/data/plan.pdf", sha="a" * 64):
-    return Document(path=path, name="plan.pdf", sha256=sha, title="Plan", lang="en", pages=[Page(1, "text")])
+    return Document(
+        path=path, name="plan.pdf", sha256=sha, title="Plan", lang="en", pages=[Page(1, "text")]
+    )
 
 
 def _passages(n):
-    return [Passage(doc="plan.pdf", page=1, text=f"passage {i}", topics={"energy": 0.7},
-                    entities=[Entity("Berlin", "GPE", "Berlin", "DE")]) for i in range(n)]
+    return [
+        Passage(
+            doc="plan.pdf",
+            page=1,
+            text=f"passage {i}",
+            topics={"energy": 0.7},
+            entities=[Entity("Berlin", "GPE", "Berlin", "DE")],
+        )
+        for i in range(n)
+    ]
 
 
 def _vectors(n, dim=4, seed=0):
@@ -35,7 +45,9 @@ def test_replace_document_swaps_passages_and_never_reuses_ids(tmp_path):
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         removed, first = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
         assert removed == []
-        removed, second = store.replace_document(_doc(sha="b" * 64), TAGS, _passages(2), _vectors(2))
+        removed, second = store.replace_document(
+            _doc(sha="b" * 64), TAGS, _passages(2), _vectors(2)
+        )
         assert removed == first and min(second) > max(first)
         assert list(store.passage_ids()) == second
         assert store.db.execute("SELECT COUNT(*) FROM entities").fetchone()[0] == 2
@@ -70,7 +82,10 @@ def test_open_index_rebuilds_a_missing_or_stale_faiss_file(tmp_path):
         vectors = dict(zip(*store.vectors()))
         for i in ids[1:]:  # added from the database, not made up
             assert np.allclose(repaired.index.reconstruct(i), vectors[i])
-        assert sorted(VectorIndex.load(tmp_path / INDEX_FILE, 4).ids()) == [ids[0], 999]  # unchanged by a reader
+        assert sorted(VectorIndex.load(tmp_path / INDEX_FILE, 4).ids()) == [
+            ids[0],
+            999,
+        ]  # unchanged by a reader
         (tmp_path / INDEX_FILE).write_bytes(b"garbage")  # unreadable: rebuilt
         assert sorted(open_index(store, 4).ids()) == ids
 
@@ -129,13 +144,20 @@ def test_a_large_corpus_gets_an_ivf_index_with_exact_filtered_search(tmp_path, m
     queries = _clustered(30, seed=2)
     exact = VectorIndex(32)
     exact.add(ids, vectors)
-    recall = np.mean([
-        len({i for i, _ in index.search(q, 10)} & {i for i, _ in exact.search(q, 10)}) / 10 for q in queries
-    ])
+    recall = np.mean(
+        [
+            len({i for i, _ in index.search(q, 10)} & {i for i, _ in exact.search(q, 10)}) / 10
+            for q in queries
+        ]
+    )
     assert recall >= 0.9
-    allowed = ids[ids % 97 == 0].tolist()  # ~40 scattered passages: a selector alone would miss most
+    allowed = ids[
+        ids % 97 == 0
+    ].tolist()  # ~40 scattered passages: a selector alone would miss most
     for q in queries[:5]:
-        assert [i for i, _ in index.search(q, 10, allowed)] == [i for i, _ in exact.search(q, 10, allowed)]
+        assert [i for i, _ in index.search(q, 10, allowed)] == [
+            i for i, _ in exact.search(q, 10, allowed)
+        ]
     index.remove([int(ids[0])])
     assert int(ids[0]) not in index.ids() and len(index) == 3999
     index.save(tmp_path / "x.faiss")

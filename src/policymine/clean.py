@@ -45,9 +45,36 @@ _LINE_END_HYPHEN_RE = re.compile(r"[^\W\d_]-\s*$")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _VOWELS = set("aeiouyäöüáéíóúàèìòùâêîôûãõ")
 _HYPHEN_KEEP_PREFIXES = {
-    "anti", "co", "cross", "e", "full", "high", "inter", "long", "low", "mid", "middle",
-    "multi", "non", "part", "post", "pre", "self", "short", "well", "city", "county",
-    "state", "region", "small", "large", "near", "mixed", "single", "two", "three",
+    "anti",
+    "co",
+    "cross",
+    "e",
+    "full",
+    "high",
+    "inter",
+    "long",
+    "low",
+    "mid",
+    "middle",
+    "multi",
+    "non",
+    "part",
+    "post",
+    "pre",
+    "self",
+    "short",
+    "well",
+    "city",
+    "county",
+    "state",
+    "region",
+    "small",
+    "large",
+    "near",
+    "mixed",
+    "single",
+    "two",
+    "three",
 }
 
 
@@ -59,8 +86,28 @@ _BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 
 # Second parts that make English compounds, not word endings: "follow-up", "city-wide".
 _COMPOUND_TAILS = {
-    "up", "in", "out", "on", "off", "down", "over", "back", "based", "related", "term", "scale",
-    "wide", "led", "owned", "free", "friendly", "oriented", "level", "income", "making", "sized",
+    "up",
+    "in",
+    "out",
+    "on",
+    "off",
+    "down",
+    "over",
+    "back",
+    "based",
+    "related",
+    "term",
+    "scale",
+    "wide",
+    "led",
+    "owned",
+    "free",
+    "friendly",
+    "oriented",
+    "level",
+    "income",
+    "making",
+    "sized",
 }
 
 
@@ -73,8 +120,12 @@ def normalize(text: str) -> str:
     feeds becoming line breaks; tabs and line breaks stay.
     """
     text = _CONTROL_RE.sub("", text.translate(_BREAKS))
-    for _ in range(8):  # to a fixed point: NFKC makes "(cid:1⁾" a glyph code, dropping one may join another
-        done = unicodedata.normalize("NFKC", _CID_RE.sub("", _CID_BULLET_RE.sub(r"\1• ", text)).translate(_TRANSLATE))
+    for _ in range(
+        8
+    ):  # to a fixed point: NFKC makes "(cid:1⁾" a glyph code, dropping one may join another
+        done = unicodedata.normalize(
+            "NFKC", _CID_RE.sub("", _CID_BULLET_RE.sub(r"\1• ", text)).translate(_TRANSLATE)
+        )
         if done == text:
             break
         text = done
@@ -102,7 +153,9 @@ def collapse_doubled_runs(text: str) -> str:
     doubled = [w for w in long_words if collapse_doubled(w) != w]
     if long_words and len(doubled) * 2 > len(long_words):
         text = " ".join(collapse_doubled(w) for w in words)
-    if text.isupper():  # then a doubled big initial before small caps: "KK OMMUNALES" -> "KOMMUNALES"
+    if (
+        text.isupper()
+    ):  # then a doubled big initial before small caps: "KK OMMUNALES" -> "KOMMUNALES"
         text = _DOUBLED_INITIAL_RE.sub(r"\1", text)
     return text
 
@@ -175,7 +228,7 @@ def join_lines(lines: list[str], vocab: Counter[str]) -> str:
             out = out + line  # "COVID-" + "19": a hyphen before a number is always real
         elif re.search(r"[^\W\d_]-$", out) and re.match(r"[^\W\d_]", line):
             last_space = out.rfind(" ")
-            left = out[last_space + 1:]
+            left = out[last_space + 1 :]
             first, _, rest = line.partition(" ")
             fixed = join_hyphenated(left, first, vocab)
             out = out[: last_space + 1] + fixed + (" " + rest if rest else "")
@@ -196,14 +249,14 @@ def fix_drop_cap(paragraph: str, vocab: Counter[str]) -> str:
     """
     m = _SPLIT_DIGIT_RE.match(paragraph)
     if m and len(m.group(1) + m.group(2)) == 4:
-        return m.group(1) + m.group(2) + paragraph[m.end():]
+        return m.group(1) + m.group(2) + paragraph[m.end() :]
     m = _SPLIT_CAP_RE.match(paragraph)
     if m:
         quote, letter, rest = m.groups()
         joined = (letter + rest).lower()
         standalone = letter in "AI" and vocab.get(rest.lower(), 0) > 0
         if vocab.get(joined, 0) > 0 and not standalone:
-            return quote + letter + rest + paragraph[m.end():]
+            return quote + letter + rest + paragraph[m.end() :]
     return paragraph
 
 
@@ -220,7 +273,11 @@ def quality(text: str) -> float:
     good = 0
     for w in words(text):
         low = w.lower()
-        if len(w) >= 2 and any(c in _VOWELS for c in low) and not re.search(r"[^aeiouyäöü\W]{6}", low):
+        if (
+            len(w) >= 2
+            and any(c in _VOWELS for c in low)
+            and not re.search(r"[^aeiouyäöü\W]{6}", low)
+        ):
             good += len(w)
     return max(0.001, round(min(1.0, good / len(stripped) / 0.75), 3))
 
@@ -228,13 +285,205 @@ def quality(text: str) -> float:
 # A few hundred of the commonest function words per language are plenty to tell
 # the languages of this corpus apart (en, de, pt, es, fr, nl, it).
 _STOPWORDS = {
-    "en": ["the", "and", "of", "to", "in", "is", "for", "that", "on", "with", "as", "are", "by", "this", "be", "from", "or", "at", "an", "will", "which", "have", "it", "its", "has", "not", "their", "more", "can", "were", "was", "been"],
-    "de": ["der", "die", "und", "das", "in", "zu", "den", "von", "mit", "ist", "für", "auf", "des", "im", "dem", "nicht", "ein", "eine", "als", "auch", "es", "an", "werden", "aus", "sich", "bei", "sind", "wird", "oder", "durch", "zur", "zum", "einer"],
-    "pt": ["de", "a", "o", "que", "e", "do", "da", "em", "para", "com", "uma", "os", "no", "se", "na", "por", "mais", "as", "dos", "como", "mas", "ao", "das", "pelo", "pela", "ser", "são"],
-    "es": ["de", "la", "que", "el", "en", "y", "los", "del", "se", "las", "por", "un", "para", "con", "una", "su", "al", "es", "lo", "como", "más", "pero", "sus", "le", "ha"],
-    "fr": ["de", "la", "le", "et", "les", "des", "en", "du", "un", "une", "est", "que", "pour", "dans", "qui", "par", "sur", "au", "pas", "plus", "avec", "ce", "sont", "aux"],
-    "nl": ["de", "het", "een", "van", "en", "in", "is", "dat", "op", "te", "zijn", "voor", "met", "die", "niet", "aan", "er", "om", "ook", "als", "bij", "door"],
-    "it": ["di", "il", "la", "che", "e", "per", "in", "un", "del", "della", "le", "si", "una", "con", "non", "sono", "gli", "al", "dei", "alla", "più", "da"],
+    "en": [
+        "the",
+        "and",
+        "of",
+        "to",
+        "in",
+        "is",
+        "for",
+        "that",
+        "on",
+        "with",
+        "as",
+        "are",
+        "by",
+        "this",
+        "be",
+        "from",
+        "or",
+        "at",
+        "an",
+        "will",
+        "which",
+        "have",
+        "it",
+        "its",
+        "has",
+        "not",
+        "their",
+        "more",
+        "can",
+        "were",
+        "was",
+        "been",
+    ],
+    "de": [
+        "der",
+        "die",
+        "und",
+        "das",
+        "in",
+        "zu",
+        "den",
+        "von",
+        "mit",
+        "ist",
+        "für",
+        "auf",
+        "des",
+        "im",
+        "dem",
+        "nicht",
+        "ein",
+        "eine",
+        "als",
+        "auch",
+        "es",
+        "an",
+        "werden",
+        "aus",
+        "sich",
+        "bei",
+        "sind",
+        "wird",
+        "oder",
+        "durch",
+        "zur",
+        "zum",
+        "einer",
+    ],
+    "pt": [
+        "de",
+        "a",
+        "o",
+        "que",
+        "e",
+        "do",
+        "da",
+        "em",
+        "para",
+        "com",
+        "uma",
+        "os",
+        "no",
+        "se",
+        "na",
+        "por",
+        "mais",
+        "as",
+        "dos",
+        "como",
+        "mas",
+        "ao",
+        "das",
+        "pelo",
+        "pela",
+        "ser",
+        "são",
+    ],
+    "es": [
+        "de",
+        "la",
+        "que",
+        "el",
+        "en",
+        "y",
+        "los",
+        "del",
+        "se",
+        "las",
+        "por",
+        "un",
+        "para",
+        "con",
+        "una",
+        "su",
+        "al",
+        "es",
+        "lo",
+        "como",
+        "más",
+        "pero",
+        "sus",
+        "le",
+        "ha",
+    ],
+    "fr": [
+        "de",
+        "la",
+        "le",
+        "et",
+        "les",
+        "des",
+        "en",
+        "du",
+        "un",
+        "une",
+        "est",
+        "que",
+        "pour",
+        "dans",
+        "qui",
+        "par",
+        "sur",
+        "au",
+        "pas",
+        "plus",
+        "avec",
+        "ce",
+        "sont",
+        "aux",
+    ],
+    "nl": [
+        "de",
+        "het",
+        "een",
+        "van",
+        "en",
+        "in",
+        "is",
+        "dat",
+        "op",
+        "te",
+        "zijn",
+        "voor",
+        "met",
+        "die",
+        "niet",
+        "aan",
+        "er",
+        "om",
+        "ook",
+        "als",
+        "bij",
+        "door",
+    ],
+    "it": [
+        "di",
+        "il",
+        "la",
+        "che",
+        "e",
+        "per",
+        "in",
+        "un",
+        "del",
+        "della",
+        "le",
+        "si",
+        "una",
+        "con",
+        "non",
+        "sono",
+        "gli",
+        "al",
+        "dei",
+        "alla",
+        "più",
+        "da",
+    ],
 }
 _STOP_SETS = {lang: set(ws) for lang, ws in _STOPWORDS.items()}
 

@@ -54,42 +54,91 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Options shared by several commands, written once.
 IndexDir = Annotated[
     Path | None,
-    typer.Option("--index-dir", help="Index folder \\[default: ./indexes; env: POLICYMINE_INDEX_DIR].", show_default=False),
+    typer.Option(
+        "--index-dir",
+        help="Index folder \\[default: ./indexes; env: POLICYMINE_INDEX_DIR].",
+        show_default=False,
+    ),
 ]
-Model = Annotated[str | None, typer.Option("--model", help="Embedding model: minilm (English) or use (multilingual, 16 languages) \\[default: minilm].", show_default=False)]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Embedding model: minilm (English) or use (multilingual, 16 languages) \\[default: minilm].",
+        show_default=False,
+    ),
+]
 Taxonomy = Annotated[
-    Path | None, typer.Option("--taxonomy", help="Your own topic taxonomy (TOML) instead of the default.", show_default=False)
+    Path | None,
+    typer.Option(
+        "--taxonomy",
+        help="Your own topic taxonomy (TOML) instead of the default.",
+        show_default=False,
+    ),
 ]
 ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="Settings file \\[default: ./policymine.toml if present].", show_default=False)
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings file \\[default: ./policymine.toml if present].",
+        show_default=False,
+    ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print JSON on stdout instead of a human listing.")
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Ocr = Annotated[
     bool,
-    typer.Option("--ocr", help="Read pages without a usable text layer (scans, broken fonts) with Tesseract."),
+    typer.Option(
+        "--ocr", help="Read pages without a usable text layer (scans, broken fonts) with Tesseract."
+    ),
 ]
 Executor = Annotated[
     str | None,
-    typer.Option("--executor", help="Run extraction, tagging and embedding here (local) or on Ray (ray) \\[default: local].",
-                 show_default=False),
+    typer.Option(
+        "--executor",
+        help="Run extraction, tagging and embedding here (local) or on Ray (ray) \\[default: local].",
+        show_default=False,
+    ),
 ]
 RayAddress = Annotated[
     str | None,
-    typer.Option("--ray-address", help="With --executor ray: the cluster to join (e.g. ray://head:10001) \\[default: start Ray here].",
-                 show_default=False),
+    typer.Option(
+        "--ray-address",
+        help="With --executor ray: the cluster to join (e.g. ray://head:10001) \\[default: start Ray here].",
+        show_default=False,
+    ),
 ]
-Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")]
+Workers = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Extraction processes \\[default: CPUs].")
+]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 Topic = Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")]
 City = Annotated[str | None, typer.Option("--city", help="Only documents about this city.")]
-Country = Annotated[str | None, typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE).")]
-Doc = Annotated[str | None, typer.Option("--doc", help="Only this document (file name or part of it, or of its title).")]
-Lang = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, de, ...).")]
-YearFrom = Annotated[int | None, typer.Option("--year-from", help="Only documents from this year on.")]
+Country = Annotated[
+    str | None,
+    typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE)."),
+]
+Doc = Annotated[
+    str | None,
+    typer.Option("--doc", help="Only this document (file name or part of it, or of its title)."),
+]
+Lang = Annotated[
+    str | None, typer.Option("--lang", help="Only documents in this language (en, de, ...).")
+]
+YearFrom = Annotated[
+    int | None, typer.Option("--year-from", help="Only documents from this year on.")
+]
 YearTo = Annotated[int | None, typer.Option("--year-to", help="Only documents up to this year.")]
 PerDoc = Annotated[
-    int | None, typer.Option("--per-doc", min=1, help="At most this many hits from one document \\[default: 3].", show_default=False)
+    int | None,
+    typer.Option(
+        "--per-doc",
+        min=1,
+        help="At most this many hits from one document \\[default: 3].",
+        show_default=False,
+    ),
 ]
 
 
@@ -120,12 +169,17 @@ class _Bar:
 
     def begin(self, files: int, pages: int) -> None:
         self.total_files = files
-        self.task = self.progress.add_task("extracting", total=pages or None, files=f"0/{files} files")
+        self.task = self.progress.add_task(
+            "extracting", total=pages or None, files=f"0/{files} files"
+        )
 
     def advance(self, path: Path, pages: int) -> None:
         self.files += 1
         self.progress.update(
-            self.task, advance=pages, description=escape(path.name[:40]), files=f"{self.files}/{self.total_files} files"
+            self.task,
+            advance=pages,
+            description=escape(path.name[:40]),
+            files=f"{self.files}/{self.total_files} files",
         )
 
 
@@ -147,7 +201,9 @@ def _print_hits(hits, as_json: bool) -> None:
         return
     for hit in hits:
         place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
-        out.print(f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(_snippet(hit.title, 66))}[/]")
+        out.print(
+            f"[bold]{hit.rank:>2}[/]  [cyan]{hit.score:.3f}[/]  [bold]{escape(_snippet(hit.title, 66))}[/]"
+        )
         out.print(
             f"    [dim]{escape(hit.doc)} p. {hit.pages}[/] · {escape(place)} · topics: {escape(', '.join(hit.topics) or '-')}"
             f" · passage {hit.passage_id}",
@@ -163,11 +219,15 @@ def _why(explain: dict) -> str:
     parts = []
     if explain.get("dense"):
         d = explain["dense"]
-        parts.append(f"similarity {d['similarity']:.3f}" + (f" (dense #{d['rank']})" if d["rank"] else ""))
+        parts.append(
+            f"similarity {d['similarity']:.3f}" + (f" (dense #{d['rank']})" if d["rank"] else "")
+        )
     kw = explain.get("keyword") or {}
     if kw.get("terms"):
         terms = ", ".join(f"{t} {s:.1f}" for t, s in kw["terms"].items())
-        parts.append(f"bm25 {kw['bm25']:.1f} = {terms}" + (f" (keyword #{kw['rank']})" if kw["rank"] else ""))
+        parts.append(
+            f"bm25 {kw['bm25']:.1f} = {terms}" + (f" (keyword #{kw['rank']})" if kw["rank"] else "")
+        )
     else:
         parts.append("no query word in the text")
     fused = explain["fused"]
@@ -179,8 +239,13 @@ def _why(explain: dict) -> str:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="PDF, .txt or .md files, or folders of them.", show_default=False)],
-    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="PDF, .txt or .md files, or folders of them.", show_default=False),
+    ],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone.")
+    ] = False,
     index_dir: IndexDir = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
@@ -200,8 +265,16 @@ def ingest(
     """
     from .pipeline import ingest as run
 
-    settings = _settings(config_file, index_dir=index_dir, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr,
-                         executor=executor, ray_address=ray_address)
+    settings = _settings(
+        config_file,
+        index_dir=index_dir,
+        model=model,
+        taxonomy=taxonomy,
+        workers=workers,
+        ocr=ocr,
+        executor=executor,
+        ray_address=ray_address,
+    )
     with _Bar(quiet) as bar:
         report = run(paths, settings, prune=prune, progress=bar)
     for failure in report.failed:
@@ -223,9 +296,16 @@ def ingest(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.", show_default=False)],
+    query: Annotated[
+        str, typer.Argument(help="What to look for, in plain words.", show_default=False)
+    ],
     k: K = 10,
-    mode: Annotated[str, typer.Option("--mode", help="hybrid (meaning and words), dense (meaning) or keyword (words, bm25).")] = "hybrid",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", help="hybrid (meaning and words), dense (meaning) or keyword (words, bm25)."
+        ),
+    ] = "hybrid",
     topic: Topic = None,
     city: City = None,
     country: Country = None,
@@ -234,7 +314,12 @@ def search(
     year_from: YearFrom = None,
     year_to: YearTo = None,
     per_doc: PerDoc = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show why each hit matched: terms and bm25, similarity, ranks.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Show why each hit matched: terms and bm25, similarity, ranks."
+        ),
+    ] = False,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -250,14 +335,26 @@ def search(
     from .search import search as run
 
     settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
-    filters = Filters(topic=topic, city=city, country=country, doc=doc, lang=lang, year_from=year_from, year_to=year_to)
+    filters = Filters(
+        topic=topic,
+        city=city,
+        country=country,
+        doc=doc,
+        lang=lang,
+        year_from=year_from,
+        year_to=year_to,
+    )
     _print_hits(run(query, settings, k, filters, mode, explain), json_)
 
 
 @app.command()
 def similar(
-    passage_id: Annotated[int | None, typer.Argument(help="A passage id, as shown by `search`.", show_default=False)] = None,
-    text: Annotated[str | None, typer.Option("--text", help="Or any text: a practice you have in mind.")] = None,
+    passage_id: Annotated[
+        int | None, typer.Argument(help="A passage id, as shown by `search`.", show_default=False)
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Or any text: a practice you have in mind.")
+    ] = None,
     k: K = 10,
     topic: Topic = None,
     city: City = None,
@@ -281,13 +378,24 @@ def similar(
     from .search import similar as run
 
     settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
-    filters = Filters(topic=topic, city=city, country=country, doc=doc, lang=lang, year_from=year_from, year_to=year_to)
+    filters = Filters(
+        topic=topic,
+        city=city,
+        country=country,
+        doc=doc,
+        lang=lang,
+        year_from=year_from,
+        year_to=year_to,
+    )
     _print_hits(run(passage_id, settings, k, filters, text=text), json_)
 
 
 @app.command()
 def reembed(
-    model: Annotated[str, typer.Option("--model", help="The model to switch to: minilm or use.", show_default=False)],
+    model: Annotated[
+        str,
+        typer.Option("--model", help="The model to switch to: minilm or use.", show_default=False),
+    ],
     index_dir: IndexDir = None,
     config_file: ConfigFile = None,
     quiet: Quiet = False,
@@ -305,8 +413,16 @@ def reembed(
     settings = config.load(config_file, index_dir=index_dir, model=model)
     with Store(settings.index_dir) as store:
         total = store.info()["passages"]
-    progress = Progress(TextColumn("[bold]embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=err, disable=quiet or not err.is_terminal, transient=True)
+    progress = Progress(
+        TextColumn("[bold]embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    )
     with progress:
         task = progress.add_task("embedding", total=total)
         n = run(settings, on_batch=lambda size: progress.advance(task, size))
@@ -316,9 +432,23 @@ def reembed(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8765,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, max=64, help="Requests searched at once; more wait \\[default: CPUs].", show_default=False)] = None,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it on this machine."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 8765,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            max=64,
+            help="Requests searched at once; more wait \\[default: CPUs].",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -333,8 +463,12 @@ def serve(
     """
     from .serve import THREADS, make_server
 
-    server = make_server(config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS)
-    err.print(f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop")
+    server = make_server(
+        config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS
+    )
+    err.print(
+        f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -346,11 +480,33 @@ def serve(
 
 @app.command()
 def tag(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to tag.", show_default=False)],
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (one line per document as it finishes) instead of stdout.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl (one document per line, with its passages) or csv (one row per document).")] = "jsonl",
-    resume: Annotated[bool, typer.Option("--resume", help="Skip documents already in --out; tag only the rest.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="JSONL: add each passage topic's matched terms and similarity.")] = False,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders to tag.", show_default=False)
+    ],
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write here (one line per document as it finishes) instead of stdout.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl (one document per line, with its passages) or csv (one row per document).",
+        ),
+    ] = "jsonl",
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip documents already in --out; tag only the rest.")
+    ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="JSONL: add each passage topic's matched terms and similarity."
+        ),
+    ] = False,
     model: Model = None,
     taxonomy: Taxonomy = None,
     workers: Workers = None,
@@ -371,11 +527,24 @@ def tag(
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
     if resume and not out_file:
-        raise PolicymineError("--resume needs --out: the file that holds the documents already tagged")
-    settings = _settings(config_file, model=model, taxonomy=taxonomy, workers=workers, ocr=ocr,
-                         executor=executor, ray_address=ray_address)
+        raise PolicymineError(
+            "--resume needs --out: the file that holds the documents already tagged"
+        )
+    settings = _settings(
+        config_file,
+        model=model,
+        taxonomy=taxonomy,
+        workers=workers,
+        ocr=ocr,
+        executor=executor,
+        ray_address=ray_address,
+    )
     done = _tagged_paths(out_file, fmt) if resume else set()
-    sink = open(out_file, "a" if resume else "w", encoding="utf-8", newline="") if out_file else sys.stdout
+    sink = (
+        open(out_file, "a" if resume else "w", encoding="utf-8", newline="")
+        if out_file
+        else sys.stdout
+    )
     failed = 0
     try:
         writer = csv.writer(sink) if fmt == "csv" else None
@@ -389,11 +558,21 @@ def tag(
                     continue
                 if writer:
                     top = sorted(record["topics"].items(), key=lambda kv: -kv[1])[:5]
-                    writer.writerow([
-                        record["doc"], record["path"], record["title"], record["lang"], record["city"] or "",
-                        record["country"] or "", record["pages"], ";".join(f"{t}:{s}" for t, s in top),
-                        ";".join(f"{e['text']} ({e['label']})" for e in record["entities"][:20]),
-                    ])
+                    writer.writerow(
+                        [
+                            record["doc"],
+                            record["path"],
+                            record["title"],
+                            record["lang"],
+                            record["city"] or "",
+                            record["country"] or "",
+                            record["pages"],
+                            ";".join(f"{t}:{s}" for t, s in top),
+                            ";".join(
+                                f"{e['text']} ({e['label']})" for e in record["entities"][:20]
+                            ),
+                        ]
+                    )
                 else:
                     sink.write(json.dumps(record, ensure_ascii=False) + "\n")
                 sink.flush()  # a crash loses at most the document being written
@@ -401,7 +580,9 @@ def tag(
         if out_file:
             sink.close()
     if out_file and not quiet:
-        err.print(f"wrote {out_file}" + (f" ({len(done)} documents were already there)" if done else ""))
+        err.print(
+            f"wrote {out_file}" + (f" ({len(done)} documents were already there)" if done else "")
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -418,7 +599,9 @@ def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
     if fmt == "csv":
         rows = list(csv.reader(lines))
         if rows and rows[0] != CSV_COLUMNS:
-            raise PolicymineError(f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume")
+            raise PolicymineError(
+                f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume"
+            )
         for line, row in zip(lines, rows):
             if line.endswith("\n") and len(row) == len(CSV_COLUMNS):
                 kept.append(line)
@@ -440,9 +623,21 @@ def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
 def practices(
     topic: Topic = None,
     city: City = None,
-    instrument: Annotated[str | None, typer.Option("--instrument", help="Only this instrument type, e.g. regulation, funding_incentive.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many records.")] = 20,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Recompute every practice record from the stored passages first.")] = False,
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            "--instrument", help="Only this instrument type, e.g. regulation, funding_incentive."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="At most this many records.")
+    ] = 20,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="Recompute every practice record from the stored passages first."
+        ),
+    ] = False,
     index_dir: IndexDir = None,
     config_file: ConfigFile = None,
     json_: Json = False,
@@ -462,7 +657,16 @@ def practices(
         err.print("no practices")
     for p in found:
         place = ", ".join(x for x in (p.hit.city, p.hit.country) if x) or "place unknown"
-        facts = " · ".join(x for x in (p.instrument or "-", p.status, ", ".join(map(str, p.years)), ", ".join(p.quantities[:3])) if x)
+        facts = " · ".join(
+            x
+            for x in (
+                p.instrument or "-",
+                p.status,
+                ", ".join(map(str, p.years)),
+                ", ".join(p.quantities[:3]),
+            )
+            if x
+        )
         out.print(f"[bold]{escape(_snippet(p.title, 90))}[/]  [cyan]{p.score:.2f}[/]")
         out.print(f"    [dim]{escape(place)} · {escape(facts)}[/]")
         out.print(f"    {escape(_snippet(p.quote))}")
@@ -471,11 +675,24 @@ def practices(
 
 @app.command()
 def digest(
-    topic: Annotated[str | None, typer.Option("--topic", help="A taxonomy topic, e.g. energy.")] = None,
-    query: Annotated[str | None, typer.Option("--query", help="A question or practice to look for.")] = None,
-    city: Annotated[list[str] | None, typer.Option("--city", help="Only these cities (repeat the option).")] = None,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Output file: .html or .md (a .png figure is written beside it).")] = Path("digest.md"),
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many practices.")] = 40,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="A taxonomy topic, e.g. energy.")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="A question or practice to look for.")
+    ] = None,
+    city: Annotated[
+        list[str] | None, typer.Option("--city", help="Only these cities (repeat the option).")
+    ] = None,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output file: .html or .md (a .png figure is written beside it)."
+        ),
+    ] = Path("digest.md"),
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="At most this many practices.")
+    ] = 40,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -487,12 +704,16 @@ def digest(
     """
     from .digest import build_digest, write_digest
 
-    result = build_digest(config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit)
+    result = build_digest(
+        config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit
+    )
     if json_:
         _print_json(result.to_dict())
         return
     path = write_digest(result, out_file)
-    err.print(f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places in {len(result.clusters)} clusters")
+    err.print(
+        f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places in {len(result.clusters)} clusters"
+    )
 
 
 @app.command()
@@ -513,7 +734,10 @@ def info(index_dir: IndexDir = None, config_file: ConfigFile = None, json_: Json
         f" {stats['passages']} passages · model {stats['model']} (dim {stats['dim']})"
         f" · taxonomy {stats['taxonomy']} · schema {stats['schema_version']}"
     )
-    for title, counts in (("passages per topic", stats["topics"]), ("documents per city", stats["cities"])):
+    for title, counts in (
+        ("passages per topic", stats["topics"]),
+        ("documents per city", stats["cities"]),
+    ):
         table = Table(title=title, title_justify="left", show_header=False, box=None)
         for key, n in counts.items():
             table.add_row(escape(str(key)), str(n))
@@ -523,7 +747,9 @@ def info(index_dir: IndexDir = None, config_file: ConfigFile = None, json_: Json
 @app.command()
 def extract(
     path: Annotated[Path, typer.Argument(help="A PDF (or .txt/.md) file.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="text (pages, then passages) or json.")] = "text",
+    fmt: Annotated[
+        str, typer.Option("--format", help="text (pages, then passages) or json.")
+    ] = "text",
     ocr: Ocr = False,
     config_file: ConfigFile = None,
 ) -> None:
@@ -545,31 +771,57 @@ def extract(
     doc = run(path, settings)
     passages = segment(doc, settings)
     if fmt == "json":
-        _print_json({
-            "doc": doc.name, "title": doc.title, "lang": doc.lang, "year": doc.year, "warnings": doc.warnings,
-            "pages": [
-                {"page": p.number, "label": p.label, "text": p.text, "quality": p.quality, "source": p.source}
-                for p in doc.pages
-            ],
-            "passages": [
-                {"id": i, "page": p.page, "page_end": p.page_end, "section": p.section, "kind": p.kind,
-                 "char_start": p.char_start, "char_end": p.char_end, "text": p.text}
-                for i, p in enumerate(passages, start=1)
-            ],
-        })
+        _print_json(
+            {
+                "doc": doc.name,
+                "title": doc.title,
+                "lang": doc.lang,
+                "year": doc.year,
+                "warnings": doc.warnings,
+                "pages": [
+                    {
+                        "page": p.number,
+                        "label": p.label,
+                        "text": p.text,
+                        "quality": p.quality,
+                        "source": p.source,
+                    }
+                    for p in doc.pages
+                ],
+                "passages": [
+                    {
+                        "id": i,
+                        "page": p.page,
+                        "page_end": p.page_end,
+                        "section": p.section,
+                        "kind": p.kind,
+                        "char_start": p.char_start,
+                        "char_end": p.char_end,
+                        "text": p.text,
+                    }
+                    for i, p in enumerate(passages, start=1)
+                ],
+            }
+        )
         return
-    out.print(f"[bold]{escape(doc.title)}[/] · {doc.name} · lang {doc.lang} · {len(doc.pages)} pages · {len(passages)} passages")
+    out.print(
+        f"[bold]{escape(doc.title)}[/] · {doc.name} · lang {doc.lang} · {len(doc.pages)} pages · {len(passages)} passages"
+    )
     for warning in doc.warnings:
         err.print(f"warning: {doc.name}: {warning}")
     for page in doc.pages:
         label = f" · printed {page.label}" if page.label else ""
         flag = " · [red]flagged: no usable text layer[/]" if page.quality < MIN_QUALITY else ""
         source = " · read by OCR" if page.source == "ocr" else ""
-        out.print(f"\n[dim]--- page {page.number}{label} · quality {page.quality:.2f}{source}[/]{flag}")
+        out.print(
+            f"\n[dim]--- page {page.number}{label} · quality {page.quality:.2f}{source}[/]{flag}"
+        )
         out.print(escape(page.text), soft_wrap=True)
     out.print("\n[bold]=== passages[/]")
     for i, p in enumerate(passages, start=1):
-        out.print(f"\n[dim]#{i} · p. {page_span(p.page, p.page_end)} · {p.kind} · {escape(p.section or '-')}[/]")
+        out.print(
+            f"\n[dim]#{i} · p. {page_span(p.page, p.page_end)} · {p.kind} · {escape(p.section or '-')}[/]"
+        )
         out.print(escape(p.text), soft_wrap=True)
 
 
@@ -583,9 +835,25 @@ app.add_typer(eval_app, name="eval")
 
 @eval_app.command("tags")
 def eval_tags(
-    labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\" and \"topics\" (and \"split\").", show_default=False)],
-    split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
-    threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Topic score threshold \\[default: 0.15].", show_default=False)] = None,
+    labelled: Annotated[
+        Path,
+        typer.Argument(
+            help='JSONL rows with "text" and "topics" (and "split").', show_default=False
+        ),
+    ],
+    split: Annotated[
+        str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")
+    ] = "test",
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Topic score threshold \\[default: 0.15].",
+            show_default=False,
+        ),
+    ] = None,
     model: Model = None,
     taxonomy: Taxonomy = None,
     config_file: ConfigFile = None,
@@ -602,21 +870,40 @@ def eval_tags(
     if json_:
         _print_json(report.to_dict())
         return
-    table = Table(title=f"{report.rows} passages · split {report.split} · threshold {report.threshold}", title_justify="left")
+    table = Table(
+        title=f"{report.rows} passages · split {report.split} · threshold {report.threshold}",
+        title_justify="left",
+    )
     for column in ("topic", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="left" if column == "topic" else "right")
     for t in report.topics:
-        table.add_row(t.topic, f"{t.precision:.2f}", f"{t.recall:.2f}", f"{t.f1:.2f}", str(t.support))
+        table.add_row(
+            t.topic, f"{t.precision:.2f}", f"{t.recall:.2f}", f"{t.f1:.2f}", str(t.support)
+        )
     out.print(table)
     out.print(f"macro-F1 {report.macro_f1:.3f} · micro-F1 {report.micro_f1:.3f}")
 
 
 @eval_app.command("search")
 def eval_search(
-    qrels: Annotated[Path, typer.Argument(help="TSV: qid, query, doc, page, grade [, split].", show_default=False)],
-    mode: Annotated[list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate \\[default: dense, keyword, hybrid].", show_default=False)] = None,
-    split: Annotated[str, typer.Option("--split", help="Queries of this split only (6th column), or all.")] = "all",
-    per_query: Annotated[bool, typer.Option("--per-query", help="Also list each query's figures.")] = False,
+    qrels: Annotated[
+        Path,
+        typer.Argument(help="TSV: qid, query, doc, page, grade [, split].", show_default=False),
+    ],
+    mode: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mode",
+            help="Mode(s) to evaluate \\[default: dense, keyword, hybrid].",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="Queries of this split only (6th column), or all.")
+    ] = "all",
+    per_query: Annotated[
+        bool, typer.Option("--per-query", help="Also list each query's figures.")
+    ] = False,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
@@ -635,7 +922,9 @@ def eval_search(
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise PolicymineError(f"unknown search mode {unknown[0]!r}: use one of {', '.join(MODES)}")
-    report = evaluate_search(qrels, config.load(config_file, index_dir=index_dir, model=model), modes, split)
+    report = evaluate_search(
+        qrels, config.load(config_file, index_dir=index_dir, model=model), modes, split
+    )
     if json_:
         _print_json(report.to_dict())
         return
@@ -643,17 +932,33 @@ def eval_search(
     for column in ("mode", "queries", "group", "nDCG@10", "Recall@20", "MRR"):
         table.add_column(column, justify="left" if column in ("mode", "group") else "right")
     for r in report.rows:
-        table.add_row(r["mode"], str(r["queries"]), r["group"], f"{r['ndcg@10']:.3f}", f"{r['recall@20']:.3f}", f"{r['mrr']:.3f}")
+        table.add_row(
+            r["mode"],
+            str(r["queries"]),
+            r["group"],
+            f"{r['ndcg@10']:.3f}",
+            f"{r['recall@20']:.3f}",
+            f"{r['mrr']:.3f}",
+        )
     out.print(table)
     if per_query:
         for r in report.per_query:
-            out.print(f"{r['mode']:<8} {r['qid']:<6} nDCG@10 {r['ndcg@10']:.3f}  R@20 {r['recall@20']:.3f}  MRR {r['mrr']:.3f}")
+            out.print(
+                f"{r['mode']:<8} {r['qid']:<6} nDCG@10 {r['ndcg@10']:.3f}  R@20 {r['recall@20']:.3f}  MRR {r['mrr']:.3f}"
+            )
 
 
 @eval_app.command("practices")
 def eval_practices(
-    labelled: Annotated[Path, typer.Argument(help="JSONL rows with \"text\", \"is_practice\", \"instrument\", \"status\" (and \"split\").")] = Path("eval/practices.jsonl"),
-    split: Annotated[str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")] = "test",
+    labelled: Annotated[
+        Path,
+        typer.Argument(
+            help='JSONL rows with "text", "is_practice", "instrument", "status" (and "split").'
+        ),
+    ] = Path("eval/practices.jsonl"),
+    split: Annotated[
+        str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")
+    ] = "test",
     json_: Json = False,
 ) -> None:
     """Precision and recall of the practice detector; instrument and status accuracy on the true practices.
@@ -667,17 +972,35 @@ def eval_practices(
         _print_json(report.to_dict())
         return
     d = report.to_dict()
-    out.print(f"{report.rows} passages · split {split} · {report.gold} practices · threshold {report.threshold}")
-    out.print(f"precision {d['precision']:.3f} · recall {d['recall']:.3f} · F1 {d['f1']:.3f}"
-              f" ({report.true_positives} of {report.predicted} detected are practices)")
-    out.print(f"instrument accuracy {d['instrument_accuracy']:.3f} · status accuracy {d['status_accuracy']:.3f}"
-              f" (a status stated for {report.status_stated} of {report.gold}) on the true practices")
+    out.print(
+        f"{report.rows} passages · split {split} · {report.gold} practices · threshold {report.threshold}"
+    )
+    out.print(
+        f"precision {d['precision']:.3f} · recall {d['recall']:.3f} · F1 {d['f1']:.3f}"
+        f" ({report.true_positives} of {report.predicted} detected are practices)"
+    )
+    out.print(
+        f"instrument accuracy {d['instrument_accuracy']:.3f} · status accuracy {d['status_accuracy']:.3f}"
+        f" (a status stated for {report.status_stated} of {report.gold}) on the true practices"
+    )
 
 
 @eval_app.command("places")
 def eval_places(
-    truth: Annotated[Path, typer.Argument(help="TSV with columns doc, city, country (empty: none).", show_default=False)],
-    tags_file: Annotated[Path | None, typer.Option("--tags", help="Output of `policymine tag` to check \\[default: the index].", show_default=False)] = None,
+    truth: Annotated[
+        Path,
+        typer.Argument(
+            help="TSV with columns doc, city, country (empty: none).", show_default=False
+        ),
+    ],
+    tags_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tags",
+            help="Output of `policymine tag` to check \\[default: the index].",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     config_file: ConfigFile = None,
     json_: Json = False,
@@ -699,15 +1022,23 @@ def eval_places(
     city_ok = sum(r.city_ok for r in results)
     country_ok = sum(r.country_ok for r in results)
     if json_:
-        _print_json({
-            "documents": len(results), "city_correct": city_ok, "country_correct": country_ok,
-            "wrong": [r.__dict__ for r in results if not (r.city_ok and r.country_ok)],
-        })
+        _print_json(
+            {
+                "documents": len(results),
+                "city_correct": city_ok,
+                "country_correct": country_ok,
+                "wrong": [r.__dict__ for r in results if not (r.city_ok and r.country_ok)],
+            }
+        )
         return
     for r in results:
         if not (r.city_ok and r.country_ok):
-            out.print(f"{escape(r.doc)}: expected {r.city or '-'} / {r.country or '-'}, found {r.found_city or '-'} / {r.found_country or '-'}")
-    out.print(f"city right for {city_ok} of {len(results)} documents · country right for {country_ok} of {len(results)}")
+            out.print(
+                f"{escape(r.doc)}: expected {r.city or '-'} / {r.country or '-'}, found {r.found_city or '-'} / {r.found_country or '-'}"
+            )
+    out.print(
+        f"city right for {city_ok} of {len(results)} documents · country right for {country_ok} of {len(results)}"
+    )
 
 
 def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> config.Settings:

@@ -31,11 +31,17 @@ class Settings:
     max_passage_words: int = 250
     topic_threshold: float = 0.15  # tuned with TERM_WEIGHT on the dev split (eval/tune_tags.py)
     per_doc: int = 3  # at most this many search hits from one document
-    fusion: str = "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
+    fusion: str = (
+        "rrf"  # hybrid search: "rrf" (reciprocal rank fusion) or "weighted" (see eval search)
+    )
     ocr: bool = False  # read pages without a usable text layer with Tesseract
-    file_timeout: float = 300.0  # seconds one file's extraction may take before its worker is killed
+    file_timeout: float = (
+        300.0  # seconds one file's extraction may take before its worker is killed
+    )
     executor: str = "local"  # where ingest and tag run the heavy stages: "local" processes or "ray"
-    ray_address: str | None = None  # a running Ray cluster ("ray://head:10001", "auto"); None: start one here
+    ray_address: str | None = (
+        None  # a running Ray cluster ("ray://head:10001", "auto"); None: start one here
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
@@ -49,9 +55,13 @@ class Settings:
         if self.fusion not in ("rrf", "weighted"):
             raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
         if not float(self.file_timeout) > 0:
-            raise ConfigError(f"file_timeout must be a positive number of seconds, got {self.file_timeout!r}")
+            raise ConfigError(
+                f"file_timeout must be a positive number of seconds, got {self.file_timeout!r}"
+            )
         if self.executor not in EXECUTORS:
-            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+            raise ConfigError(
+                f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
         if self.ray_address and self.executor != "ray":
             raise ConfigError("ray_address is set but the executor is local: add --executor ray")
         if not 0.0 <= self.topic_threshold <= 1.0:
@@ -99,8 +109,10 @@ def load(
     env = os.environ if env is None else env
     known = {f.name for f in fields(Settings)}
     for key, value in env.items():
-        name = key[len(ENV_PREFIX):].lower()
-        if key.startswith(ENV_PREFIX) and value != "" and name in known:  # others may belong to scripts
+        name = key[len(ENV_PREFIX) :].lower()
+        if (
+            key.startswith(ENV_PREFIX) and value != "" and name in known
+        ):  # others may belong to scripts
             values[name] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**{k: _coerce(k, v) for k, v in values.items()})

@@ -32,7 +32,9 @@ from .practices import INSTRUMENT_LABELS, ensure_practices, normalise, to_practi
 from .search import STOPWORDS, Searcher
 from .types import Filters, Practice
 
-CANDIDATES = 400  # practice records considered for a topic; a query looks at this many nearest passages
+CANDIDATES = (
+    400  # practice records considered for a topic; a query looks at this many nearest passages
+)
 MAX_PRACTICES = 40
 CANDIDATE_PER_DOC = 25
 PER_DOC = 4  # at most this many practices from one document
@@ -41,13 +43,65 @@ NEAR_DUPLICATE = 0.92  # a practice this similar to one already chosen repeats i
 UNKNOWN_CITY = "Other or unknown place"
 SINGLES = "further practices (no close match elsewhere)"
 # Words too general to label a cluster, beyond search.STOPWORDS.
-LABEL_STOPWORDS = frozenset([
-    "also", "bereits", "dabei", "damit", "dass", "diese", "dieser", "dieses", "dort", "drei", "durch", "each",
-    "einem", "einer", "hier", "ihre", "ihrer", "jahr", "jahre", "jahren", "kann", "können", "many", "mean",
-    "more", "much", "neue", "neuen", "shall", "sind", "soll", "sollen", "sollte", "sowie", "their", "there",
-    "these", "those", "vier", "weitere", "weiteren", "well", "werden", "where", "which", "will", "wird", "within",
-    "without", "would", "wurde", "wurden", "year", "years", "zwei",
-])
+LABEL_STOPWORDS = frozenset(
+    [
+        "also",
+        "bereits",
+        "dabei",
+        "damit",
+        "dass",
+        "diese",
+        "dieser",
+        "dieses",
+        "dort",
+        "drei",
+        "durch",
+        "each",
+        "einem",
+        "einer",
+        "hier",
+        "ihre",
+        "ihrer",
+        "jahr",
+        "jahre",
+        "jahren",
+        "kann",
+        "können",
+        "many",
+        "mean",
+        "more",
+        "much",
+        "neue",
+        "neuen",
+        "shall",
+        "sind",
+        "soll",
+        "sollen",
+        "sollte",
+        "sowie",
+        "their",
+        "there",
+        "these",
+        "those",
+        "vier",
+        "weitere",
+        "weiteren",
+        "well",
+        "werden",
+        "where",
+        "which",
+        "will",
+        "wird",
+        "within",
+        "without",
+        "would",
+        "wurde",
+        "wurden",
+        "year",
+        "years",
+        "zwei",
+    ]
+)
 
 
 @dataclass
@@ -84,10 +138,24 @@ class Digest:
 
     def to_dict(self) -> dict:
         return {
-            "title": self.title, "topic": self.topic, "query": self.query, "created": self.created,
-            "clusters": [{"label": c.label, "terms": c.terms, "cities": c.cities, "practices": [p.to_dict() for p in c.practices]}
-                         for c in self.clusters],
-            "matrix": {"topics": self.matrix[0], "cities": self.matrix[1], "counts": self.matrix[2]},
+            "title": self.title,
+            "topic": self.topic,
+            "query": self.query,
+            "created": self.created,
+            "clusters": [
+                {
+                    "label": c.label,
+                    "terms": c.terms,
+                    "cities": c.cities,
+                    "practices": [p.to_dict() for p in c.practices],
+                }
+                for c in self.clusters
+            ],
+            "matrix": {
+                "topics": self.matrix[0],
+                "cities": self.matrix[1],
+                "counts": self.matrix[2],
+            },
         }
 
 
@@ -128,8 +196,12 @@ def build_digest(
             scored = [to_practice(row, rec, score=relevance[row.id]) for row, rec in ranked]
         else:
             found = store.practices(Filters(topic=topic), limit=CANDIDATES)
-            ranked = sorted(found, key=lambda rr: -rr[0].topics.get(topic, 0.0) * (0.5 + rr[1]["score"]))
-            scored = [to_practice(row, rec, score=row.topics.get(topic, 0.0)) for row, rec in ranked]
+            ranked = sorted(
+                found, key=lambda rr: -rr[0].topics.get(topic, 0.0) * (0.5 + rr[1]["score"])
+            )
+            scored = [
+                to_practice(row, rec, score=row.topics.get(topic, 0.0)) for row, rec in ranked
+            ]
         scored = [p for p in scored if not wanted or (p.hit.city or "").lower() in wanted]
         ids, vectors = store.vectors([p.hit.passage_id for p in scored])
         chosen, chosen_vectors = _select(scored, dict(zip(ids.tolist(), vectors)), max_practices)
@@ -137,12 +209,20 @@ def build_digest(
         topics = searcher.topics
     clusters = _cluster(chosen, chosen_vectors)
     subject = " / ".join(x for x in (topic, query and f"“{query}”") if x)
-    digest = Digest(title=f"Practice digest: {subject}", topic=topic, query=query, clusters=clusters, matrix=([], [], []))
+    digest = Digest(
+        title=f"Practice digest: {subject}",
+        topic=topic,
+        query=query,
+        clusters=clusters,
+        matrix=([], [], []),
+    )
     digest.matrix = _matrix(counts, topics, [c for c in digest.cities if c != UNKNOWN_CITY])
     return digest
 
 
-def _select(scored: list[Practice], vectors: dict[int, np.ndarray], limit: int) -> tuple[list[Practice], np.ndarray]:
+def _select(
+    scored: list[Practice], vectors: dict[int, np.ndarray], limit: int
+) -> tuple[list[Practice], np.ndarray]:
     """The best practices, at most PER_DOC per document, without near-duplicates or junk quotes."""
     chosen: list[Practice] = []
     kept: list[np.ndarray] = []
@@ -151,7 +231,12 @@ def _select(scored: list[Practice], vectors: dict[int, np.ndarray], limit: int) 
     for p in scored:
         v = vectors.get(p.hit.passage_id)
         key = normalise(p.quote).lower()
-        if v is None or per_doc[p.hit.doc] >= PER_DOC or key in seen_quotes or not _readable(p.quote):
+        if (
+            v is None
+            or per_doc[p.hit.doc] >= PER_DOC
+            or key in seen_quotes
+            or not _readable(p.quote)
+        ):
             continue
         v = v / (np.linalg.norm(v) or 1.0)
         if kept and float(np.max(np.vstack(kept) @ v)) >= NEAR_DUPLICATE:
@@ -169,7 +254,11 @@ def _readable(quote: str) -> bool:
     """A quote worth showing: enough words, mostly letters (not a table row, a list of sources or contents)."""
     words = quote.split()
     letters = sum(ch.isalpha() for ch in quote)
-    return len(words) >= 10 and letters >= 0.7 * len(quote.replace(" ", "")) and not re.search(r"\.{4,}|https?://", quote)
+    return (
+        len(words) >= 10
+        and letters >= 0.7 * len(quote.replace(" ", ""))
+        and not re.search(r"\.{4,}|https?://", quote)
+    )
 
 
 def _cluster(practices: list[Practice], vectors: np.ndarray) -> list[Cluster]:
@@ -191,18 +280,30 @@ def _cluster(practices: list[Practice], vectors: np.ndarray) -> list[Cluster]:
     singles = [i for g in groups if len(g) == 1 for i in g]
     groups = [g for g in groups if len(g) > 1]
     terms = _distinctive_terms([[practices[i] for i in g] for g in groups])
-    clusters = [Cluster(label=", ".join(t[:3]) or "similar practices", terms=t, practices=[practices[i] for i in g])
-                for g, t in zip(groups, terms)]
+    clusters = [
+        Cluster(
+            label=", ".join(t[:3]) or "similar practices",
+            terms=t,
+            practices=[practices[i] for i in g],
+        )
+        for g, t in zip(groups, terms)
+    ]
     # The most relevant clusters first (mean relevance to the query or topic of their practices):
     # ordered by size, a broad cluster of generic plan statements led every query digest.
-    clusters.sort(key=lambda c: (-float(np.mean([p.hit.score for p in c.practices])), -len(c.cities), c.label))
+    clusters.sort(
+        key=lambda c: (-float(np.mean([p.hit.score for p in c.practices])), -len(c.cities), c.label)
+    )
     if singles:
         clusters.append(Cluster(label=SINGLES, terms=[], practices=[practices[i] for i in singles]))
     return clusters
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower()) if w not in STOPWORDS and w not in LABEL_STOPWORDS]
+    return [
+        w
+        for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower())
+        if w not in STOPWORDS and w not in LABEL_STOPWORDS
+    ]
 
 
 def _distinctive_terms(groups: list[list[Practice]], n: int = 5) -> list[list[str]]:
@@ -216,14 +317,18 @@ def _distinctive_terms(groups: list[list[Practice]], n: int = 5) -> list[list[st
     for c in counts:
         size = sum(c.values()) or 1
         # a word must occur in at least two of the group's practices when the group has several
-        spread = Counter(w for p in groups[len(out)] for w in set(_words(f"{p.title} {p.hit.text}")))
+        spread = Counter(
+            w for p in groups[len(out)] for w in set(_words(f"{p.title} {p.hit.text}"))
+        )
         ok = [w for w in c if len(groups[len(out)]) == 1 or spread[w] >= 2]
         ranked = sorted(ok, key=lambda w: -(c[w] / size) * math.log(1 + average / total[w]))
         out.append(ranked[:n])
     return out
 
 
-def _matrix(counts: list[tuple[str, str, int]], topics: list[str], cities: list[str]) -> tuple[list[str], list[str], list[list[int]]]:
+def _matrix(
+    counts: list[tuple[str, str, int]], topics: list[str], cities: list[str]
+) -> tuple[list[str], list[str], list[list[int]]]:
     """Practice records per topic and city, for the cities in the digest."""
     found = {(t, c): n for t, c, n in counts}
     return topics, cities, [[found.get((t, c), 0) for c in cities] for t in topics]
@@ -240,13 +345,25 @@ def heatmap_png(digest: Digest) -> bytes | None:
     import matplotlib.pyplot as plt
 
     data = np.array(counts, dtype=float)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(cities) + 2.5), 0.38 * len(topics) + 1.8), dpi=110)
+    fig, ax = plt.subplots(
+        figsize=(max(5.0, 0.55 * len(cities) + 2.5), 0.38 * len(topics) + 1.8), dpi=110
+    )
     ax.imshow(np.log1p(data), cmap="YlGn", aspect="auto")
     ax.set_xticks(range(len(cities)), cities, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(topics)), [f"▶ {t}" if t == digest.topic else t for t in topics], fontsize=8)
+    ax.set_yticks(
+        range(len(topics)), [f"▶ {t}" if t == digest.topic else t for t in topics], fontsize=8
+    )
     for (i, j), v in np.ndenumerate(data):
         if v:
-            ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7, color="white" if v > data.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(int(v)),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v > data.max() / 2 else "black",
+            )
     ax.set_title("Practice records per topic and city (whole index)", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -270,7 +387,11 @@ def _facts(p: Practice) -> list[str]:
 
 
 def _place(p: Practice) -> str:
-    return f"{p.hit.city} ({p.hit.country})" if p.hit.city and p.hit.country else p.hit.city or p.hit.country or UNKNOWN_CITY
+    return (
+        f"{p.hit.city} ({p.hit.country})"
+        if p.hit.city and p.hit.country
+        else p.hit.city or p.hit.country or UNKNOWN_CITY
+    )
 
 
 def _instrument(p: Practice) -> str:
@@ -278,25 +399,56 @@ def _instrument(p: Practice) -> str:
 
 
 def _summary(digest: Digest) -> str:
-    return (f"{len(digest.practices)} practices from {len(digest.cities)} places in {len(digest.clusters)} clusters."
-            f" Generated by policymine on {digest.created}.")
+    return (
+        f"{len(digest.practices)} practices from {len(digest.cities)} places in {len(digest.clusters)} clusters."
+        f" Generated by policymine on {digest.created}."
+    )
 
 
 def render_markdown(digest: Digest, figure: str | None = None) -> str:
     """The digest as Markdown; `figure` is the file name of the heatmap PNG, when written."""
     cell = lambda s: s.replace("|", "\\|").replace("\n", " ")
-    lines = [f"# {digest.title}", "", _summary(digest), "", "## Summary", "",
-             "| cluster | cities | practices | instruments |", "|---|---|---|---|"]
+    lines = [
+        f"# {digest.title}",
+        "",
+        _summary(digest),
+        "",
+        "## Summary",
+        "",
+        "| cluster | cities | practices | instruments |",
+        "|---|---|---|---|",
+    ]
     for c in digest.clusters:
         instruments = ", ".join(sorted({_instrument(p) for p in c.practices}))
-        lines.append(f"| {cell(c.label)} | {cell(', '.join(c.cities))} | {len(c.practices)} | {cell(instruments)} |")
+        lines.append(
+            f"| {cell(c.label)} | {cell(', '.join(c.cities))} | {len(c.practices)} | {cell(instruments)} |"
+        )
     lines += ["", "## Who works on what", ""]
-    lines.append(f"![Practice records per topic and city]({figure})" if figure else "_No city-level practices: no figure._")
+    lines.append(
+        f"![Practice records per topic and city]({figure})"
+        if figure
+        else "_No city-level practices: no figure._"
+    )
     for c in digest.clusters:
-        lines += ["", f"## {c.label}", "", f"{len(c.practices)} practices · {', '.join(c.cities)}", ""]
+        lines += [
+            "",
+            f"## {c.label}",
+            "",
+            f"{len(c.practices)} practices · {', '.join(c.cities)}",
+            "",
+        ]
         for p in c.practices:
             facts = " · ".join([_place(p), _instrument(p), *_facts(p)])
-            lines += [f"### {p.title}", "", f"*{cell(facts)}*", "", f"> {p.quote}", "", f"Source: {p.citation}", ""]
+            lines += [
+                f"### {p.title}",
+                "",
+                f"*{cell(facts)}*",
+                "",
+                f"> {p.quote}",
+                "",
+                f"Source: {p.citation}",
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -315,28 +467,45 @@ article h3{margin:.1rem 0 .3rem;font-size:1.05rem}.facts{font-size:.85rem;color:
 def render_html(digest: Digest, figure: bytes | None = None) -> str:
     """The digest as one self-contained HTML page: inline CSS, the heatmap as a data URI, no network."""
     e = html.escape
-    body = [f"<h1>{e(digest.title)}</h1>", f"<p class=meta>{e(_summary(digest))}</p>", "<h2>Summary</h2>",
-            "<table><tr><th>cluster</th><th>cities</th><th>practices</th><th>instruments</th></tr>"]
+    body = [
+        f"<h1>{e(digest.title)}</h1>",
+        f"<p class=meta>{e(_summary(digest))}</p>",
+        "<h2>Summary</h2>",
+        "<table><tr><th>cluster</th><th>cities</th><th>practices</th><th>instruments</th></tr>",
+    ]
     for i, c in enumerate(digest.clusters, start=1):
         instruments = ", ".join(sorted({_instrument(p) for p in c.practices}))
-        body.append(f"<tr><td><a href='#c{i}'>{e(c.label)}</a></td><td>{e(', '.join(c.cities))}</td>"
-                    f"<td>{len(c.practices)}</td><td>{e(instruments)}</td></tr>")
+        body.append(
+            f"<tr><td><a href='#c{i}'>{e(c.label)}</a></td><td>{e(', '.join(c.cities))}</td>"
+            f"<td>{len(c.practices)}</td><td>{e(instruments)}</td></tr>"
+        )
     body.append("</table><h2>Who works on what</h2>")
     if figure:
         uri = "data:image/png;base64," + base64.b64encode(figure).decode()
-        body.append(f"<figure><img src='{uri}' alt='Practice records per topic and city'><figcaption>Practice records per topic"
-                    " (rows) and city (columns) over the whole index; the digest's topic is marked ▶.</figcaption></figure>")
+        body.append(
+            f"<figure><img src='{uri}' alt='Practice records per topic and city'><figcaption>Practice records per topic"
+            " (rows) and city (columns) over the whole index; the digest's topic is marked ▶.</figcaption></figure>"
+        )
     else:
         body.append("<p class=meta>No city-level practices: no figure.</p>")
     for i, c in enumerate(digest.clusters, start=1):
-        body.append(f"<h2 id='c{i}'>{e(c.label)}</h2><p class=meta>{len(c.practices)} practices · {e(', '.join(c.cities))}</p>")
+        body.append(
+            f"<h2 id='c{i}'>{e(c.label)}</h2><p class=meta>{len(c.practices)} practices · {e(', '.join(c.cities))}</p>"
+        )
         for p in c.practices:
-            tags = [f"<span class='tag city'>{e(_place(p))}</span>", f"<span class=tag>{e(_instrument(p))}</span>"]
+            tags = [
+                f"<span class='tag city'>{e(_place(p))}</span>",
+                f"<span class=tag>{e(_instrument(p))}</span>",
+            ]
             tags += [f"<span class=tag>{e(f)}</span>" for f in _facts(p)]
-            body.append(f"<article><h3>{e(p.title)}</h3><div class=facts>{''.join(tags)}</div>"
-                        f"<blockquote>{e(p.quote)}</blockquote><p class=cite>Source: {e(p.citation)}</p></article>")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-            f"<title>{e(digest.title)}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+            body.append(
+                f"<article><h3>{e(p.title)}</h3><div class=facts>{''.join(tags)}</div>"
+                f"<blockquote>{e(p.quote)}</blockquote><p class=cite>Source: {e(p.citation)}</p></article>"
+            )
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        f"<title>{e(digest.title)}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write_digest(digest: Digest, out: Path) -> Path:

@@ -103,7 +103,11 @@ class _AnalyseBatch:
         out = []
         for raw_path, blob in zip(batch["path"], batch["result"]):
             path, result = Path(raw_path), pickle.loads(blob)
-            item = Analysed(path, error=result) if isinstance(result, ExtractionError) else self.analyser(path, result)
+            item = (
+                Analysed(path, error=result)
+                if isinstance(result, ExtractionError)
+                else self.analyser(path, result)
+            )
             out.append(pickle.dumps(item))
         return {"path": batch["path"], "result": np.array(out, dtype=object)}
 
@@ -126,19 +130,30 @@ def analysed_on_ray(
             ray.shutdown()
 
 
-def _run(ray, paths: list[Path], settings: Settings, taxonomy: Taxonomy, explain: bool) -> Iterator[Analysed]:
+def _run(
+    ray, paths: list[Path], settings: Settings, taxonomy: Taxonomy, explain: bool
+) -> Iterator[Analysed]:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its INFO and "progress bars disabled" lines
+    logging.getLogger("ray.data").setLevel(
+        logging.ERROR
+    )  # its INFO and "progress bars disabled" lines
     context.max_errored_blocks = -1  # a worker that dies takes one file with it, not the run
     cpus = int(ray.cluster_resources().get("CPU", 1))
     # Workers resolve paths in their own working directory, so they get absolute ones; the
     # writer gets back the paths it was given. Biggest files first, so no task is left with a
     # long file at the end; one block per file.
-    pending = {str(p.resolve()): p for p in sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)}
-    dataset = ray.data.from_items([{"path": sent} for sent in pending], override_num_blocks=len(pending))
-    dataset = dataset.map_batches(_extract_batch, fn_kwargs={"settings": settings}, batch_size=1, num_cpus=1)
+    pending = {
+        str(p.resolve()): p
+        for p in sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
+    }
+    dataset = ray.data.from_items(
+        [{"path": sent} for sent in pending], override_num_blocks=len(pending)
+    )
+    dataset = dataset.map_batches(
+        _extract_batch, fn_kwargs={"settings": settings}, batch_size=1, num_cpus=1
+    )
     dataset = dataset.map_batches(
         _AnalyseBatch,
         fn_constructor_kwargs={"settings": settings, "taxonomy": taxonomy, "explain": explain},
@@ -154,4 +169,9 @@ def _run(ray, paths: list[Path], settings: Settings, taxonomy: Taxonomy, explain
             item.error = ExtractionError(item.path, item.error.reason)
         yield item
     for path in pending.values():
-        yield Analysed(path, error=ExtractionError(path, "lost on the Ray cluster (a worker died); run again to retry"))
+        yield Analysed(
+            path,
+            error=ExtractionError(
+                path, "lost on the Ray cluster (a worker died); run again to retry"
+            ),
+        )

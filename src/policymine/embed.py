@@ -63,7 +63,11 @@ class MiniLM:
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(
-            list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
@@ -76,23 +80,38 @@ class MiniLM:
 
         from .numpy_bert import NumpyBert, minilm_dir
 
-        class LastHidden(torch.nn.Module):  # positional inputs, one output: what the exporter traces
+        class LastHidden(
+            torch.nn.Module
+        ):  # positional inputs, one output: what the exporter traces
             def __init__(self, bert: torch.nn.Module) -> None:
                 super().__init__()
                 self.bert = bert
 
             def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+                return self.bert(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                )[0]
 
         tmp = path.with_name(path.name + ".tmp")
         names = ["input_ids", "attention_mask", "token_type_ids"]
-        example = (torch.tensor([[101, 7592, 102]]), torch.ones(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))
+        example = (
+            torch.tensor([[101, 7592, 102]]),
+            torch.ones(1, 3, dtype=torch.long),
+            torch.zeros(1, 3, dtype=torch.long),
+        )
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # tracer notes about the graph, not about us
                 torch.onnx.export(
-                    LastHidden(self.model[0].auto_model.eval()), example, str(tmp), input_names=names,
-                    output_names=["hidden"], opset_version=17, dynamo=False,
+                    LastHidden(self.model[0].auto_model.eval()),
+                    example,
+                    str(tmp),
+                    input_names=names,
+                    output_names=["hidden"],
+                    opset_version=17,
+                    dynamo=False,
                     dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]},
                 )
             exported = NumpyBert(minilm_dir(), onnx=tmp).encode(EXPORT_CHECK)
@@ -142,7 +161,9 @@ class MultilingualUSE:
         self.model = USE(threads=os.cpu_count() or 1)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(
+            len(texts), self.dim
+        )
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
@@ -155,7 +176,9 @@ def _factory(name: str) -> type:
     try:
         return EMBEDDERS[name]
     except KeyError:
-        raise ConfigError(f"unknown embedding model {name!r}; available: {', '.join(sorted(EMBEDDERS))}") from None
+        raise ConfigError(
+            f"unknown embedding model {name!r}; available: {', '.join(sorted(EMBEDDERS))}"
+        ) from None
 
 
 def model_spec(name: str) -> tuple[str, int]:

@@ -67,16 +67,26 @@ class TagReport:
 
     def to_dict(self) -> dict:
         return {
-            "rows": self.rows, "split": self.split, "threshold": self.threshold,
-            "macro_f1": round(self.macro_f1, 3), "micro_f1": round(self.micro_f1, 3),
+            "rows": self.rows,
+            "split": self.split,
+            "threshold": self.threshold,
+            "macro_f1": round(self.macro_f1, 3),
+            "micro_f1": round(self.micro_f1, 3),
             "topics": {
-                t.topic: {"precision": round(t.precision, 3), "recall": round(t.recall, 3), "f1": round(t.f1, 3), "support": t.support}
+                t.topic: {
+                    "precision": round(t.precision, 3),
+                    "recall": round(t.recall, 3),
+                    "f1": round(t.f1, 3),
+                    "support": t.support,
+                }
                 for t in self.topics
             },
         }
 
 
-def load_labelled(path: Path, split: str = "test", needs: tuple[str, type] = ("topics", list)) -> list[dict]:
+def load_labelled(
+    path: Path, split: str = "test", needs: tuple[str, type] = ("topics", list)
+) -> list[dict]:
     """Labelled rows of one split ("all" for every row); a malformed line is an error naming it.
 
     `needs` names the label field each row must have, and its type.
@@ -94,8 +104,14 @@ def load_labelled(path: Path, split: str = "test", needs: tuple[str, type] = ("t
         except json.JSONDecodeError as exc:
             raise PolicymineError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         key, kind = needs
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get(key), kind):
-            raise PolicymineError(f"{path}:{number}: a row needs \"text\" (string) and \"{key}\" ({kind.__name__})")
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("text"), str)
+            or not isinstance(row.get(key), kind)
+        ):
+            raise PolicymineError(
+                f'{path}:{number}: a row needs "text" (string) and "{key}" ({kind.__name__})'
+            )
         if split == "all" or row.get("split", "test") == split:
             rows.append(row)
     if not rows:
@@ -120,9 +136,14 @@ def score_tags(rows: list[dict], tagger: Tagger, scores: np.ndarray, split: str)
     for topic in tagger.topic_ids:
         gold = [topic in r["topics"] for r in rows]
         pred = [topic in p for p in predicted]
-        report.topics.append(TopicScore(
-            topic, support=sum(gold), predicted=sum(pred), correct=sum(g and p for g, p in zip(gold, pred))
-        ))
+        report.topics.append(
+            TopicScore(
+                topic,
+                support=sum(gold),
+                predicted=sum(pred),
+                correct=sum(g and p for g, p in zip(gold, pred)),
+            )
+        )
     return report
 
 
@@ -150,13 +171,19 @@ class PracticeReport:
     @property
     def detection(self) -> TopicScore:
         """Precision, recall and F1 of "is a practice", scored as one topic would be."""
-        return TopicScore("practice", support=self.gold, predicted=self.predicted, correct=self.true_positives)
+        return TopicScore(
+            "practice", support=self.gold, predicted=self.predicted, correct=self.true_positives
+        )
 
     def to_dict(self) -> dict:
         return {
-            **self.__dict__, "precision": round(self.detection.precision, 3), "recall": round(self.detection.recall, 3),
+            **self.__dict__,
+            "precision": round(self.detection.precision, 3),
+            "recall": round(self.detection.recall, 3),
             "f1": round(self.detection.f1, 3),
-            "instrument_accuracy": round(self.instrument_correct / self.gold, 3) if self.gold else 0.0,
+            "instrument_accuracy": round(self.instrument_correct / self.gold, 3)
+            if self.gold
+            else 0.0,
             "status_accuracy": round(self.status_correct / self.gold, 3) if self.gold else 0.0,
         }
 
@@ -170,10 +197,15 @@ def evaluate_practices(path: Path, split: str = "test") -> PracticeReport:
     gold = [r for r in rows if r["is_practice"]]
     statuses = [status_of(r["text"])[0] for r in gold]
     return PracticeReport(
-        rows=len(rows), split=split, threshold=MIN_PRACTICE_SCORE,
-        true_positives=sum(p and r["is_practice"] for p, r in zip(predicted, rows)), predicted=sum(predicted), gold=len(gold),
+        rows=len(rows),
+        split=split,
+        threshold=MIN_PRACTICE_SCORE,
+        true_positives=sum(p and r["is_practice"] for p, r in zip(predicted, rows)),
+        predicted=sum(predicted),
+        gold=len(gold),
         instrument_correct=sum(instrument_of(r["text"])[0] == r["instrument"] for r in gold),
-        status_correct=sum(s == r["status"] for s, r in zip(statuses, gold)), status_stated=sum(s is not None for s in statuses),
+        status_correct=sum(s == r["status"] for s, r in zip(statuses, gold)),
+        status_stated=sum(s is not None for s in statuses),
     )
 
 
@@ -196,7 +228,9 @@ class PlaceResult:
         return self.country == self.found_country
 
 
-def evaluate_places(truth_file: Path, found: dict[str, tuple[str | None, str | None]]) -> list[PlaceResult]:
+def evaluate_places(
+    truth_file: Path, found: dict[str, tuple[str | None, str | None]]
+) -> list[PlaceResult]:
     """Compare documents' (city, country) with a truth TSV (`doc`, `city`, `country`; empty = none).
 
     Expected cities are normalised through the gazetteer, so "Hannover" in the truth file
@@ -221,25 +255,33 @@ def evaluate_places(truth_file: Path, found: dict[str, tuple[str | None, str | N
         if city and (place := gazetteer.lookup(city)):
             city = place.name
         found_city, found_country = found.get(row["doc"], (None, None))
-        results.append(PlaceResult(row["doc"], city, row["country"].strip() or None, found_city, found_country))
+        results.append(
+            PlaceResult(row["doc"], city, row["country"].strip() or None, found_city, found_country)
+        )
     return results
 
 
 def places_from_tags(tags_file: Path) -> dict[str, tuple[str | None, str | None]]:
     """(city, country) per document from the JSONL that `policymine tag` writes."""
     found = {}
-    for number, line in enumerate(Path(tags_file).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(
+        Path(tags_file).read_text(encoding="utf-8").splitlines(), start=1
+    ):
         try:
             record = json.loads(line)
             found[record["doc"]] = (record.get("city"), record.get("country"))
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise PolicymineError(f"{tags_file}:{number}: not a record of `policymine tag`") from None
+            raise PolicymineError(
+                f"{tags_file}:{number}: not a record of `policymine tag`"
+            ) from None
     return found
 
 
 # ---------------------------------------------------------------- search
 
-SEARCH_DEPTH = 20  # hits fetched per query: nDCG@10, Recall@20 and MRR (first relevant hit within 20)
+SEARCH_DEPTH = (
+    20  # hits fetched per query: nDCG@10, Recall@20 and MRR (first relevant hit within 20)
+)
 
 
 @dataclass
@@ -269,7 +311,9 @@ def load_qrels(path: Path, split: str = "all") -> list[Judged]:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split("\t") if lines else []
     if header[:5] != ["qid", "query", "doc", "page", "grade"]:
-        raise PolicymineError(f"{path}: expected a header line 'qid query doc page grade [split]' (tab-separated)")
+        raise PolicymineError(
+            f"{path}: expected a header line 'qid query doc page grade [split]' (tab-separated)"
+        )
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -278,8 +322,12 @@ def load_qrels(path: Path, split: str = "all") -> list[Judged]:
             qid, query, doc, page, grade = cells[:5]
             unit, grade_ = (doc, int(page)), int(grade)
         except ValueError:
-            raise PolicymineError(f"{path}:{number}: expected 5 or 6 tab-separated cells with numeric page and grade") from None
-        judged = queries.setdefault(qid, Judged(qid, query, cells[5] if len(cells) > 5 and cells[5] else "all"))
+            raise PolicymineError(
+                f"{path}:{number}: expected 5 or 6 tab-separated cells with numeric page and grade"
+            ) from None
+        judged = queries.setdefault(
+            qid, Judged(qid, query, cells[5] if len(cells) > 5 and cells[5] else "all")
+        )
         judged.grades[unit] = max(grade_, judged.grades.get(unit, 0))
     chosen = [q for q in queries.values() if split == "all" or q.split == split]
     if not chosen:
@@ -318,14 +366,18 @@ class SearchReport:
     qrels: str
     split: str
     queries: int
-    rows: list[dict] = field(default_factory=list)  # {"mode", "group", "queries", "ndcg@10", "recall@20", "mrr"}
+    rows: list[dict] = field(
+        default_factory=list
+    )  # {"mode", "group", "queries", "ndcg@10", "recall@20", "mrr"}
     per_query: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return self.__dict__
 
 
-def evaluate_search(path: Path, settings: Settings, modes: list[str], split: str = "all") -> SearchReport:
+def evaluate_search(
+    path: Path, settings: Settings, modes: list[str], split: str = "all"
+) -> SearchReport:
     """Run every judged query in every mode and average the metrics, per query group and overall."""
     from .search import Searcher
 
@@ -341,8 +393,15 @@ def evaluate_search(path: Path, settings: Settings, modes: list[str], split: str
             groups = sorted({g for g, _ in scores})
             for group in [*groups, "all"] if len(groups) > 1 else groups:
                 chosen = [m for g, m in scores if group in (g, "all")]
-                report.rows.append({
-                    "mode": mode, "group": group, "queries": len(chosen),
-                    **{key: round(float(np.mean([m[key] for m in chosen])), 3) for key in chosen[0]},
-                })
+                report.rows.append(
+                    {
+                        "mode": mode,
+                        "group": group,
+                        "queries": len(chosen),
+                        **{
+                            key: round(float(np.mean([m[key] for m in chosen])), 3)
+                            for key in chosen[0]
+                        },
+                    }
+                )
     return report

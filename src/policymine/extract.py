@@ -25,7 +25,10 @@ _PAGE_NUMBER_RE = re.compile(
     r"^(?:(?:page|seite|p\.)\s*)?[-–]?\s*(\d{1,4}|[ivxlc]{1,6})\s*[-–]?(?:\s*(?:of|von|/)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
-_BAD_TITLE_RE = re.compile(r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd|pub)$|^microsoft |^publisher version |^untitled|^layout \d|^\W*$)", re.IGNORECASE)
+_BAD_TITLE_RE = re.compile(
+    r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd|pub)$|^microsoft |^publisher version |^untitled|^layout \d|^\W*$)",
+    re.IGNORECASE,
+)
 _SENTENCE_END_RE = re.compile(r"[.!?:;\"')]\s*$")
 _CONTENTS_RE = re.compile(r"^(table of )?contents|^inhalt", re.IGNORECASE)
 MAX_MEAN_CELL_CHARS = 120  # longer cells are prose in a ruled box, not a table
@@ -88,7 +91,9 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
         raise ExtractionError(path, "not a file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ExtractionError(path, f"unsupported file type {suffix or '(none)'}; expected .pdf, .txt or .md")
+        raise ExtractionError(
+            path, f"unsupported file type {suffix or '(none)'}; expected .pdf, .txt or .md"
+        )
     if path.stat().st_size == 0:
         raise ExtractionError(path, "empty file")
     settings = settings or Settings()
@@ -102,12 +107,16 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
         if settings.ocr:
             raise ExtractionError(path, "no readable text, not even by OCR")
         if any(0 < p.quality < MIN_QUALITY for p in doc.pages):
-            raise ExtractionError(path, f"garbled text layer (broken font encoding): {ocr.advice()}")
+            raise ExtractionError(
+                path, f"garbled text layer (broken font encoding): {ocr.advice()}"
+            )
         raise ExtractionError(path, f"no text layer (scanned?): {ocr.advice()}")
     garbled = [p.number for p in doc.pages if 0 < p.quality < MIN_QUALITY]
     if garbled:
         what = "OCR could not read them either" if settings.ocr else ocr.advice()
-        doc.warnings.append(f"skipped {len(garbled)} page(s) with a garbled text layer ({_ranges(garbled)}): {what}")
+        doc.warnings.append(
+            f"skipped {len(garbled)} page(s) with a garbled text layer ({_ranges(garbled)}): {what}"
+        )
     read = [p.number for p in doc.pages if p.source == "ocr"]
     if read:
         doc.warnings.append(f"read {len(read)} page(s) with OCR: {_ranges(read)}")
@@ -179,8 +188,14 @@ def _plain_blocks(raw: str, vocab: Counter[str]) -> list[tuple[str, str]]:
 def _open_error(path: Path, exc: Exception) -> ExtractionError:
     chain = f"{type(exc).__name__} {exc} {exc.args!r} {exc.__cause__!r} {exc.__context__!r}".lower()
     if "password" in chain or "encrypt" in chain:
-        return ExtractionError(path, "encrypted PDF: remove the password first (e.g. `qpdf --decrypt`)")
-    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else repr(exc.args[0] if exc.args else exc)[:120]
+        return ExtractionError(
+            path, "encrypted PDF: remove the password first (e.g. `qpdf --decrypt`)"
+        )
+    detail = (
+        str(exc).strip().splitlines()[0][:120]
+        if str(exc).strip()
+        else repr(exc.args[0] if exc.args else exc)[:120]
+    )
     return ExtractionError(path, f"corrupt or truncated PDF ({detail})")
 
 
@@ -229,7 +244,9 @@ def _read_with_ocr(path: Path, pages: list[Page], lang: str) -> None:
     if not numbers:
         return
     texts = ocr.read_pages(path, numbers, lang)
-    vocab = clean.vocabulary([ln for text in [p.text for p in pages] + list(texts.values()) for ln in text.splitlines()])
+    vocab = clean.vocabulary(
+        [ln for text in [p.text for p in pages] + list(texts.values()) for ln in text.splitlines()]
+    )
     for i, page in enumerate(pages):
         text = texts.get(page.number)
         if text is None or clean.quality(text) < MIN_QUALITY:
@@ -269,8 +286,12 @@ def _read_page(page, number: int) -> _RawPage:
                 table_boxes.append(table.bbox)
     if _overprinted(page.chars):  # fake bold: every glyph drawn two or four times in place
         page = page.dedupe_chars(tolerance=1)
-    words = [w for w in page.extract_words(extra_attrs=["size", "fontname", "upright"]) if w["upright"]]
-    gutters = _gutters(words)  # tables still in: a table filling a column is evidence of that column
+    words = [
+        w for w in page.extract_words(extra_attrs=["size", "fontname", "upright"]) if w["upright"]
+    ]
+    gutters = _gutters(
+        words
+    )  # tables still in: a table filling a column is evidence of that column
     words = [w for w in words if not any(_inside(w, box) for box in table_boxes)]
     words, caps = _split_drop_caps(words)
     lines = _rows_to_lines(words, gutters)
@@ -283,7 +304,9 @@ def _overprinted(chars: list[dict]) -> bool:
     repeats = 0
     for i, c in enumerate(chars):
         repeats += any(
-            o["text"] == c["text"] and abs(o["x0"] - c["x0"]) < 1.5 and abs(o["top"] - c["top"]) < 1.5
+            o["text"] == c["text"]
+            and abs(o["x0"] - c["x0"]) < 1.5
+            and abs(o["top"] - c["top"]) < 1.5
             for o in chars[max(0, i - 3) : i]
         )
     return repeats >= 5  # a glyph on top of its twin is never real text, even in one heading
@@ -294,7 +317,11 @@ def _split_drop_caps(words: list[dict]) -> tuple[list[dict], list[dict]]:
     if not words:
         return words, []
     median_size = median(w["size"] for w in words)
-    caps = [w for w in words if len(w["text"]) == 1 and w["text"].isalpha() and w["size"] >= 2.5 * median_size]
+    caps = [
+        w
+        for w in words
+        if len(w["text"]) == 1 and w["text"].isalpha() and w["size"] >= 2.5 * median_size
+    ]
     if not caps:
         return words, []
     ids = {id(w) for w in caps}
@@ -304,7 +331,11 @@ def _split_drop_caps(words: list[dict]) -> tuple[list[dict], list[dict]]:
 def _attach_drop_caps(lines: list[_Line], caps: list[dict]) -> None:
     """Glue each drop cap to the first line beside it: "B" + "erlin has" -> "Berlin has"."""
     for cap in caps:
-        beside = [ln for ln in lines if ln.x0 >= cap["x1"] - 2 and cap["top"] - 2 <= ln.top <= cap["bottom"]]
+        beside = [
+            ln
+            for ln in lines
+            if ln.x0 >= cap["x1"] - 2 and cap["top"] - 2 <= ln.top <= cap["bottom"]
+        ]
         if beside:
             target = min(beside, key=lambda ln: (ln.top, ln.x0))
             target.text = cap["text"] + target.text
@@ -365,9 +396,13 @@ def _attach_lone_bullets(lines: list[_Line]) -> list[_Line]:
         if len(ln.text) == 1 and clean.BULLET_RE.match(ln.text + " "):
             middle = (ln.top + ln.bottom) / 2
             beside = [
-                other for other in lines
-                if other is not ln and other.column == ln.column and other.band == ln.band
-                and other.top <= middle <= other.bottom and 0 <= other.x0 - ln.x1 < 30
+                other
+                for other in lines
+                if other is not ln
+                and other.column == ln.column
+                and other.band == ln.band
+                and other.top <= middle <= other.bottom
+                and 0 <= other.x0 - ln.x1 < 30
             ]
             if beside:
                 beside[0].text = f"{ln.text} {beside[0].text}"
@@ -393,7 +428,11 @@ def _segments(row: list[dict], column: int, band: int) -> list[_Line]:
 def _make_line(words: list[dict], column: int, band: int) -> _Line:
     text = " ".join(w["text"] for w in words)
     sizes = [w["size"] for w in words for _ in w["text"]]
-    bold = sum(len(w["text"]) for w in words if re.search(r"bold|black|heavy|semibold", w["fontname"], re.IGNORECASE))
+    bold = sum(
+        len(w["text"])
+        for w in words
+        if re.search(r"bold|black|heavy|semibold", w["fontname"], re.IGNORECASE)
+    )
     return _Line(
         text=clean.collapse_doubled_runs(clean.normalize(text)),
         x0=words[0]["x0"],
@@ -432,7 +471,11 @@ def _gutters(words: list[dict]) -> list[float]:
             if x - start >= 7:
                 # In a sparse column every x has a word or so: cut in the widest empty stretch.
                 empty = max(_runs(bins[start:x], 0), key=lambda r: r[1] - r[0], default=None)
-                a, b = (start + empty[0], start + empty[1]) if empty and empty[1] - empty[0] >= 7 else (start, x)
+                a, b = (
+                    (start + empty[0], start + empty[1])
+                    if empty and empty[1] - empty[0] >= 7
+                    else (start, x)
+                )
                 cut = left + (a + b) / 2
                 n_left = sum(1 for w in body if w["x1"] <= cut)
                 n_right = sum(1 for w in body if w["x0"] >= cut)
@@ -492,7 +535,14 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
         if ln.kind == "body" and (ln.size >= 1.15 * body_size or (ln.bold and len(ln.text) < 90)):
             ln.kind = "heading"
 
-    cells = [line for p in raw_pages for rows in p.tables for row in rows for cell in row for line in cell.splitlines()]
+    cells = [
+        line
+        for p in raw_pages
+        for rows in p.tables
+        for row in rows
+        for cell in row
+        for line in cell.splitlines()
+    ]
     vocab = clean.vocabulary([ln.text for ln in all_lines] + cells)
     paragraph_gap = max(0.8 * body_size, 1.6 * _line_gap(raw_pages, body_size))
     page_blocks = [_blocks(p, body_size, paragraph_gap, vocab) for p in raw_pages]
@@ -511,7 +561,9 @@ def _layout(raw_pages: list[_RawPage]) -> list[Page]:
 
 def _table_text(rows: list[list[str]], vocab: Counter[str]) -> str:
     """One line per row, cells joined by " | "; a cell's own line breaks are repaired like prose."""
-    return "\n".join(" | ".join(clean.join_lines(cell.split("\n"), vocab) for cell in row) for row in rows)
+    return "\n".join(
+        " | ".join(clean.join_lines(cell.split("\n"), vocab) for cell in row) for row in rows
+    )
 
 
 def _mark_far_page_numbers(raw_pages: list[_RawPage]) -> None:
@@ -522,7 +574,11 @@ def _mark_far_page_numbers(raw_pages: list[_RawPage]) -> None:
     for p in raw_pages:
         for ln in p.lines:
             near_edge = ln.bottom < FAR_MARGIN * p.height or ln.top > (1 - FAR_MARGIN) * p.height
-            m = _PAGE_NUMBER_RE.match(ln.text.strip()) if near_edge and not _in_margin(ln, p) else None
+            m = (
+                _PAGE_NUMBER_RE.match(ln.text.strip())
+                if near_edge and not _in_margin(ln, p)
+                else None
+            )
             if m and m.group(1).isdigit():
                 candidates.append((ln, p, int(m.group(1)) - p.number))
     offsets = Counter(offset for _, _, offset in candidates)
@@ -547,13 +603,17 @@ def _line_gap(raw_pages: list[_RawPage], body_size: float) -> float:
         b.top - a.bottom
         for p in raw_pages
         for a, b in zip(p.lines, p.lines[1:])
-        if a.kind == b.kind == "body" and a.column == b.column and a.band == b.band
+        if a.kind == b.kind == "body"
+        and a.column == b.column
+        and a.band == b.band
         and 0 <= b.top - a.bottom < 2 * body_size
     ]
     return median(gaps) if gaps else 0.0
 
 
-def _blocks(p: _RawPage, body_size: float, paragraph_gap: float, vocab: Counter[str]) -> list[tuple[str, str]]:
+def _blocks(
+    p: _RawPage, body_size: float, paragraph_gap: float, vocab: Counter[str]
+) -> list[tuple[str, str]]:
     """Group a page's lines into (kind, text) blocks in reading order."""
     blocks: list[tuple[str, str]] = []
     current: list[_Line] = []
@@ -586,7 +646,10 @@ def _blocks(p: _RawPage, body_size: float, paragraph_gap: float, vocab: Counter[
                 and ln.text[:1].islower()
             )
             new_block = (
-                (not (heading_continues or column_run_on) and (ln.column != prev.column or ln.band != prev.band))
+                (
+                    not (heading_continues or column_run_on)
+                    and (ln.column != prev.column or ln.band != prev.band)
+                )
                 or ln.kind != prev.kind
                 or (gap > max(paragraph_gap, 0.8 * prev.size) and not column_run_on)
                 or (gap < -2 and not column_run_on)
@@ -613,10 +676,14 @@ def _drop_repeats(page_blocks: list[list[tuple[str, str]]]) -> None:
         keep = []
         for j, (kind, text) in enumerate(blocks):
             key = keys[i][j]
-            repeated = kind != "table" and len(key) >= 40 and any(
-                key in other and (k, m) != (i, j) and len(other) > len(key)
-                for k in range(max(0, i - 1), min(len(page_blocks), i + 2))
-                for m, other in enumerate(keys[k])
+            repeated = (
+                kind != "table"
+                and len(key) >= 40
+                and any(
+                    key in other and (k, m) != (i, j) and len(other) > len(key)
+                    for k in range(max(0, i - 1), min(len(page_blocks), i + 2))
+                    for m, other in enumerate(keys[k])
+                )
             )
             if not repeated:
                 keep.append((kind, text))
@@ -640,7 +707,11 @@ def _title(metadata: dict, raw_pages: list[_RawPage], path: Path) -> str:
     sizes = [ln.size for p in raw_pages for ln in p.lines]
     body_size = median(sizes) if sizes else 0.0
     for p in raw_pages[:3]:
-        lines = [ln for ln in p.lines if ln.kind != "margin" and len(ln.text.strip()) > 2 and "...." not in ln.text]
+        lines = [
+            ln
+            for ln in p.lines
+            if ln.kind != "margin" and len(ln.text.strip()) > 2 and "...." not in ln.text
+        ]
         if not lines:
             continue
         biggest = max(ln.size for ln in lines)

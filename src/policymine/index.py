@@ -56,7 +56,9 @@ def build(dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
         index = VectorIndex(dim)
     else:
         ivf = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(len(ids), min(len(ids), TRAIN_PER_LIST * ivf.nlist), replace=False)
+        sample = np.random.default_rng(0).choice(
+            len(ids), min(len(ids), TRAIN_PER_LIST * ivf.nlist), replace=False
+        )
         ivf.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by passage id
         index = VectorIndex(dim, ivf)
@@ -70,7 +72,9 @@ class VectorIndex:
     def __init__(self, dim: int, index: faiss.Index | None = None):
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self.ivf = faiss.try_extract_index_ivf(self.index) if "IVF" in type(self.index).__name__ else None
+        self.ivf = (
+            faiss.try_extract_index_ivf(self.index) if "IVF" in type(self.index).__name__ else None
+        )
         if self.ivf is not None:
             self.ivf.nprobe = NPROBE
         # Search parameters excluding a set of ids, by the id of that (never modified) array:
@@ -104,14 +108,17 @@ class VectorIndex:
         invlists = self.ivf.invlists
         parts = [
             faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
-            for i in range(self.ivf.nlist) if invlists.list_size(i)
+            for i in range(self.ivf.nlist)
+            if invlists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Add vectors under the given ids."""
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
 
     def remove(self, ids: Sequence[int]) -> None:
         """Remove the given ids (unknown ids are ignored)."""
@@ -119,11 +126,17 @@ class VectorIndex:
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def search(
-        self, vector: np.ndarray, k: int, allowed: Sequence[int] | None = None, excluded: Sequence[int] = ()
+        self,
+        vector: np.ndarray,
+        k: int,
+        allowed: Sequence[int] | None = None,
+        excluded: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
         """The k nearest (id, score) pairs, restricted to `allowed` ids when given, never `excluded` ones."""
         if len(excluded) and allowed is not None:
-            allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), np.asarray(excluded, dtype=np.int64))
+            allowed = np.setdiff1d(
+                np.asarray(allowed, dtype=np.int64), np.asarray(excluded, dtype=np.int64)
+            )
         if not len(self) or k < 1 or (allowed is not None and not len(allowed)):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)

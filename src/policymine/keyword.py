@@ -45,8 +45,13 @@ class KeywordIndex:
             n_rows = self._store.keyword_row_count()
             postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             for term, docs in self._store.keyword_postings():
-                ids, counts = np.unique(np.fromstring(docs, dtype=np.int64, sep=","), return_counts=True)
-                postings[term] = (np.searchsorted(self.ids, ids).astype(np.int32), counts.astype(np.float64))
+                ids, counts = np.unique(
+                    np.fromstring(docs, dtype=np.int64, sep=","), return_counts=True
+                )
+                postings[term] = (
+                    np.searchsorted(self.ids, ids).astype(np.int32),
+                    counts.astype(np.float64),
+                )
         lengths = np.bincount(
             np.concatenate([p for p, _ in postings.values()] or [np.zeros(0, np.int32)]),
             weights=np.concatenate([c for _, c in postings.values()] or [np.zeros(0)]),
@@ -56,7 +61,10 @@ class KeywordIndex:
         avgdl = lengths.sum() / n_rows if n_rows else 1.0
         # Per posting: the part of its term's score that does not depend on the query.
         self._postings = {
-            term: (positions, (counts * (K1 + 1.0)) / (counts + K1 * (1 - B + B * lengths[positions] / avgdl)))
+            term: (
+                positions,
+                (counts * (K1 + 1.0)) / (counts + K1 * (1 - B + B * lengths[positions] / avgdl)),
+            )
             for term, (positions, counts) in postings.items()
         }
 
@@ -75,7 +83,9 @@ class KeywordIndex:
                 self._tokens[word] = self._store.keyword_tokens(word)
         return self._tokens[word]
 
-    def search(self, words: Sequence[str], limit: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]] | None:
+    def search(
+        self, words: Sequence[str], limit: int, allowed: Sequence[int] | None = None
+    ) -> list[tuple[int, float]] | None:
         """(passage id, bm25 score) of the best passages with any of the words, as
         Store.keyword ranks them; None when only SQL can answer (see the module docstring).
 

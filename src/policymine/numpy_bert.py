@@ -151,7 +151,10 @@ class _Layer:
         self.out_b = get("attention.output.dense.bias")
         self.ln1_w = get("attention.output.LayerNorm.weight")
         self.ln1_b = get("attention.output.LayerNorm.bias")
-        self.up_w, self.up_b = projection("intermediate.dense.weight"), get("intermediate.dense.bias")
+        self.up_w, self.up_b = (
+            projection("intermediate.dense.weight"),
+            get("intermediate.dense.bias"),
+        )
         self.down_w, self.down_b = projection("output.dense.weight"), get("output.dense.bias")
         self.ln2_w, self.ln2_b = get("output.LayerNorm.weight"), get("output.LayerNorm.bias")
 
@@ -191,7 +194,9 @@ def _blas_limiter(threads: int | None) -> Callable[[], AbstractContextManager]:
 class NumpyBert:
     """A sentence-transformers BERT model (mean pooling, normalised) run with numpy alone."""
 
-    def __init__(self, model_dir: Path | str, blas_threads: int | None = 1, onnx: Path | None = None) -> None:
+    def __init__(
+        self, model_dir: Path | str, blas_threads: int | None = 1, onnx: Path | None = None
+    ) -> None:
         """Load tokenizer, configuration and weights from a sentence-transformers model folder.
 
         Args:
@@ -320,7 +325,11 @@ class NumpyBert:
     def _embed(self, ids: np.ndarray, type_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean-pooled, L2-normalised sentence vectors for one padded batch."""
         if self._session is not None:
-            feed = {"input_ids": ids, "attention_mask": mask.astype(np.int64), "token_type_ids": type_ids}
+            feed = {
+                "input_ids": ids,
+                "attention_mask": mask.astype(np.int64),
+                "token_type_ids": type_ids,
+            }
             hidden = self._session.run(None, feed)[0]
         else:
             hidden = self._encoder(ids, type_ids, mask)

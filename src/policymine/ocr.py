@@ -28,7 +28,9 @@ def available() -> bool:
 def require() -> None:
     """Raise a ConfigError that says how to install Tesseract when it is missing."""
     if not available():
-        raise ConfigError(f"--ocr needs the Tesseract program, which is not installed: {INSTALL_HINT}")
+        raise ConfigError(
+            f"--ocr needs the Tesseract program, which is not installed: {INSTALL_HINT}"
+        )
 
 
 def advice() -> str:
@@ -48,7 +50,9 @@ def languages(lang: str) -> str:
 
 def _installed_languages() -> set[str]:
     try:
-        result = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
+        result = subprocess.run(
+            ["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return set()
     return {line.strip() for line in result.stdout.splitlines()[1:] if line.strip()}
@@ -74,7 +78,11 @@ def read_pages(path: Path, numbers: list[int], lang: str) -> dict[int, str]:
             try:
                 result = subprocess.run(
                     ["tesseract", "stdin", "stdout", "-l", langs, "--dpi", str(DPI)],
-                    input=png.getvalue(), capture_output=True, timeout=TIMEOUT, env=env, check=False,
+                    input=png.getvalue(),
+                    capture_output=True,
+                    timeout=TIMEOUT,
+                    env=env,
+                    check=False,
                 )
             except subprocess.TimeoutExpired:
                 continue

@@ -73,7 +73,9 @@ class IngestReport:
 
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)  # the index works, but not as well as it could
+    warnings: list[str] = field(
+        default_factory=list
+    )  # the index works, but not as well as it could
 
     def count(self, status: str) -> int:
         """How many files ended with this status."""
@@ -94,7 +96,11 @@ class IngestReport:
         }
 
     def to_dict(self) -> dict:
-        return {"summary": self.summary(), "files": [asdict(f) for f in self.files], "warnings": self.warnings}
+        return {
+            "summary": self.summary(),
+            "files": [asdict(f) for f in self.files],
+            "warnings": self.warnings,
+        }
 
 
 # A folder's own documentation is not a policy document: ../shared/corpus/README.md was
@@ -110,8 +116,11 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             found += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and p.stem.lower() not in FOLDER_NOTES
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and p.stem.lower() not in FOLDER_NOTES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
@@ -176,7 +185,9 @@ def _die_with_parent(parent: int) -> None:
 def _extraction_worker(conn, settings: Settings, parent: int) -> None:
     """A worker process: extract each path received, send back the Document or the error."""
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent acts on it
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole group; the parent acts on it
     conn.send(READY)  # a file's time limit starts when a worker is up, not while it boots
     while True:
         try:
@@ -193,7 +204,9 @@ class _Worker:
 
     def __init__(self, context, settings: Settings):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_extraction_worker, args=(child, settings, os.getpid()), daemon=True)
+        self.process = context.Process(
+            target=_extraction_worker, args=(child, settings, os.getpid()), daemon=True
+        )
         self.process.start()
         child.close()
         self.ready = False
@@ -222,7 +235,9 @@ class _Worker:
         except (EOFError, OSError):
             self.process.join(1)
             self.crashed = True
-            return path, ExtractionError(path, f"extraction worker crashed (exit code {self.process.exitcode})")
+            return path, ExtractionError(
+                path, f"extraction worker crashed (exit code {self.process.exitcode})"
+            )
 
     def kill(self) -> None:
         """Stop the process at once (it holds no state worth saving)."""
@@ -231,7 +246,9 @@ class _Worker:
         self.conn.close()
 
 
-def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, Document | ExtractionError]]:
+def extract_all(
+    paths: list[Path], settings: Settings
+) -> Iterator[tuple[Path, Document | ExtractionError]]:
     """Extract files in parallel worker processes, yielding each as it finishes.
 
     A file that takes longer than `settings.file_timeout` seconds, or that crashes its
@@ -273,12 +290,17 @@ def extract_all(paths: list[Path], settings: Settings) -> Iterator[tuple[Path, D
                     if worker.path is not None and time.monotonic() >= worker.deadline:
                         path = worker.path
                         renew(i)
-                        yield path, ExtractionError(path, f"timed out after {settings.file_timeout:g} s")
+                        yield (
+                            path,
+                            ExtractionError(path, f"timed out after {settings.file_timeout:g} s"),
+                        )
                 elif not worker.ready:
                     worker.started()
                     failed_boots = failed_boots + 1 if worker.crashed else 0
                     if failed_boots >= 3:
-                        raise PolicymineError(f"extraction workers fail to start (exit code {worker.process.exitcode})")
+                        raise PolicymineError(
+                            f"extraction workers fail to start (exit code {worker.process.exitcode})"
+                        )
                     if worker.crashed:
                         renew(i)
                 else:
@@ -302,7 +324,9 @@ def _ingest_lock(index_dir: Path):
             fh.seek(0)
             holder = fh.read().strip()
             who = f"another ingest (pid {holder})" if holder.isdigit() else "another ingest"
-            raise IndexLockedError(f"{who} is writing to {index_dir}; wait for it to finish") from None
+            raise IndexLockedError(
+                f"{who} is writing to {index_dir}; wait for it to finish"
+            ) from None
         fh.truncate(0)
         fh.write(str(os.getpid()))
         fh.flush()
@@ -348,7 +372,11 @@ def ingest(
     report = IngestReport()
     files = discover(paths)
     name, dim = model_spec(settings.model)
-    with _terminate_as_interrupt(), _ingest_lock(settings.index_dir), Store(settings.index_dir, create=True) as store:
+    with (
+        _terminate_as_interrupt(),
+        _ingest_lock(settings.index_dir),
+        Store(settings.index_dir, create=True) as store,
+    ):
         check_model(store, name, dim)
         todo: list[tuple[Path, str]] = []
         for path in files:
@@ -357,7 +385,9 @@ def ingest(
                 report.files.append(FileResult(str(path), "skipped"))
             else:
                 todo.append((path, "updated" if stored else "added"))
-        index = open_index(store, dim, save=True)  # repaired, if a crash left it behind the database
+        index = open_index(
+            store, dim, save=True
+        )  # repaired, if a crash left it behind the database
         if not store.documents():  # a new index: practice records are written document by document
             store.set_meta(practices=DETECTOR_VERSION)
         if prune:
@@ -374,13 +404,21 @@ def ingest(
         if store.documents():  # once per index; an older index gets it with its next ingest
             problem = export_query_model(name, settings.index_dir)
             if problem:
-                report.warnings.append(f"queries will embed in numpy, more slowly: no ONNX export ({problem})")
+                report.warnings.append(
+                    f"queries will embed in numpy, more slowly: no ONNX export ({problem})"
+                )
     report.seconds = time.time() - started
     return report
 
 
 def _index_files(
-    todo, store, index, model: tuple[str, int], settings: Settings, report: IngestReport, progress: Progress | None
+    todo,
+    store,
+    index,
+    model: tuple[str, int],
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress | None,
 ) -> None:
     status = dict(todo)
     pages = {path: page_count(path) for path, _ in todo}
@@ -394,7 +432,9 @@ def _index_files(
             " ingest into a new --index-dir to use another taxonomy"
         )
     name, dim = model
-    store.set_meta(model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics)))
+    store.set_meta(
+        model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics))
+    )
     # Records document by document in an index that has them all; an older one is backfilled after.
     records_each = store.meta().get("practices") == DETECTOR_VERSION
     # The one writer: whichever executor analysed a file, it is stored here, one at a time.
@@ -406,11 +446,15 @@ def _index_files(
             try:
                 # practice records in the document's own transaction: a kill cannot leave it without them
                 practices = partial(practice_records, store) if records_each else None
-                removed, ids = store.replace_document(item.doc, item.tags, item.passages, item.vectors, practices)
+                removed, ids = store.replace_document(
+                    item.doc, item.tags, item.passages, item.vectors, practices
+                )
                 # the vectors right after the commit: an interrupt must not find them in one store only
                 index.remove(removed)
                 index.add(ids, item.vectors)
-                report.files.append(FileResult(str(path), status[path], len(item.doc.pages), len(item.passages)))
+                report.files.append(
+                    FileResult(str(path), status[path], len(item.doc.pages), len(item.passages))
+                )
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
                 reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
                 report.files.append(FileResult(str(path), "failed", reason=reason))
@@ -441,16 +485,24 @@ class Analyser:
 
     def __init__(self, settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False):
         self.settings = settings
-        self.tagger = Tagger(get_embedder(settings.model), settings, taxonomy or load_taxonomy(settings.taxonomy))
+        self.tagger = Tagger(
+            get_embedder(settings.model), settings, taxonomy or load_taxonomy(settings.taxonomy)
+        )
         self.explain = explain
 
     def __call__(self, path: Path, doc: Document) -> Analysed:
         """The analysed document; a failure comes back as a value, so the batch goes on."""
         try:
             passages, vectors, tags = _analyse(doc, self.tagger, self.settings)
-            why = [self.tagger.explain(p.text, v) for p, v in zip(passages, vectors)] if self.explain else None
+            why = (
+                [self.tagger.explain(p.text, v) for p, v in zip(passages, vectors)]
+                if self.explain
+                else None
+            )
         except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-            return Analysed(path, error=ExtractionError(path, f"analysis failed ({type(exc).__name__}: {exc})"))
+            return Analysed(
+                path, error=ExtractionError(path, f"analysis failed ({type(exc).__name__}: {exc})")
+            )
         return Analysed(path, doc, passages, vectors, tags, explain=why)
 
 
@@ -490,7 +542,11 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
         The number of passages embedded.
     """
     name, dim = model_spec(settings.model)
-    with _terminate_as_interrupt(), _ingest_lock(settings.index_dir), Store(settings.index_dir) as store:
+    with (
+        _terminate_as_interrupt(),
+        _ingest_lock(settings.index_dir),
+        Store(settings.index_dir) as store,
+    ):
         ids, texts = store.passage_texts()
         vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)
         # The ids stay while the vectors change, so a crash before the new file is saved would
@@ -552,7 +608,9 @@ def tag_files(
                     "section": p.section,
                     "text": p.text,
                     "topics": p.topics,
-                    "entities": [{"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities],
+                    "entities": [
+                        {"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities
+                    ],
                     **({"explain": item.explain[i]} if explain else {}),
                 }
                 for i, p in enumerate(item.passages)

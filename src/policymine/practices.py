@@ -62,8 +62,14 @@ _INSTRUMENT_RES = {name: re.compile(rx.lower()) for name, rx in INSTRUMENTS.item
 # A cue of a specific instrument (an ordinance, a jury) says more than one of a broad one (a
 # plan, a project, building): weights set by hand on the dev split.
 _INSTRUMENT_WEIGHT = {
-    "regulation": 1.6, "participation_process": 1.6, "information_education": 1.4, "partnership": 1.3,
-    "funding_incentive": 1.2, "programme_service": 0.8, "infrastructure_investment": 0.8, "target_plan": 0.7,
+    "regulation": 1.6,
+    "participation_process": 1.6,
+    "information_education": 1.4,
+    "partnership": 1.3,
+    "funding_incentive": 1.2,
+    "programme_service": 0.8,
+    "infrastructure_investment": 0.8,
+    "target_plan": 0.7,
 }
 
 STATUSES: dict[str, str] = {
@@ -96,18 +102,43 @@ _IMPERATIVE = (
 )
 CUES: dict[str, re.Pattern] = {
     "actor_action": re.compile(rf"\b{_ACTOR}\b[^.;:]{{0,60}}?\b{_VERB}\w*", re.IGNORECASE),
-    "named_actor_action": re.compile(r"\b[A-ZÄÖÜ][\w-]+\b[^.;:]{0,30}?\b(launched|introduced|adopted|established|funds|funded|installed"
-                                     r"|built|created|requires|required|offers|provides|runs|opened|fördert|bietet|hat|haben)\b"),
+    "named_actor_action": re.compile(
+        r"\b[A-ZÄÖÜ][\w-]+\b[^.;:]{0,30}?\b(launched|introduced|adopted|established|funds|funded|installed"
+        r"|built|created|requires|required|offers|provides|runs|opened|fördert|bietet|hat|haben)\b"
+    ),
     "german_action": re.compile(rf"\b{_GERMAN_ACTION}\b", re.IGNORECASE),
-    "imperative": re.compile(rf"(^|\n|[•▪\-–]\s*|\b\d+(\.\d+)*\.?\s+|\b[A-Z][\w-]*-\d+(\.\d+)?:\s*)\s*{_IMPERATIVE}\b"),
-    "action_item": re.compile(r"\b(action|measure|maßnahme|strategy|policy|massnahme)\s*[A-Z]*[- ]?\d+(\.\d+)*\b|^\s*\d+(\.\d+){1,}\s", re.IGNORECASE | re.MULTILINE),
+    "imperative": re.compile(
+        rf"(^|\n|[•▪\-–]\s*|\b\d+(\.\d+)*\.?\s+|\b[A-Z][\w-]*-\d+(\.\d+)?:\s*)\s*{_IMPERATIVE}\b"
+    ),
+    "action_item": re.compile(
+        r"\b(action|measure|maßnahme|strategy|policy|massnahme)\s*[A-Z]*[- ]?\d+(\.\d+)*\b|^\s*\d+(\.\d+){1,}\s",
+        re.IGNORECASE | re.MULTILINE,
+    ),
     "future": re.compile(r"\b(will|shall|soll(en)?|wird|werden)\b", re.IGNORECASE),
-    "past_action": re.compile(r"\b(launched|introduced|adopted|established|installed|built|completed|opened|created|started|began|piloted|eingeführt|gestartet|umgesetzt|eingerichtet|durchgeführt)\b", re.IGNORECASE),
-    "quantity": re.compile(r"\d[\d.,]*\s?(%|percent|per cent|prozent|households|homes|units|tonnes|tons|t\s?co2|kwh|mwh|mw|kw|km|residents|buildings|trees|euro|€|\$|dollars|wohnungen)", re.IGNORECASE),
-    "statistic": re.compile(r"\b(accounts? for|accounted|compared (to|with)|per capita|increased by|decreased by|rose|fell|is expected|are expected|estimated|projected|liegt bei|lag bei|betr[äa]gt|betrug|anteil|prognose|stieg|sank)\b", re.IGNORECASE),
-    "hedge": re.compile(r"\b(we assume|assum|could|might|may|should|would|consider|recommend|können|könnte|sollte|empfehl|in general|generally|typically|often)\b", re.IGNORECASE),
-    "reference": re.compile(r"(et al\.|\(\d{4}\)|\bdirective\b|\bsee (also )?(section|chapter|table|figure)|https?://|www\.|\bvgl\.|\bquelle\b|\babbildung\b|\bfigure \d|\btable \d)", re.IGNORECASE),
-    "definition": re.compile(r"\b(is defined as|refers to|means|definition|bezeichnet|versteht man|ist definiert)\b", re.IGNORECASE),
+    "past_action": re.compile(
+        r"\b(launched|introduced|adopted|established|installed|built|completed|opened|created|started|began|piloted|eingeführt|gestartet|umgesetzt|eingerichtet|durchgeführt)\b",
+        re.IGNORECASE,
+    ),
+    "quantity": re.compile(
+        r"\d[\d.,]*\s?(%|percent|per cent|prozent|households|homes|units|tonnes|tons|t\s?co2|kwh|mwh|mw|kw|km|residents|buildings|trees|euro|€|\$|dollars|wohnungen)",
+        re.IGNORECASE,
+    ),
+    "statistic": re.compile(
+        r"\b(accounts? for|accounted|compared (to|with)|per capita|increased by|decreased by|rose|fell|is expected|are expected|estimated|projected|liegt bei|lag bei|betr[äa]gt|betrug|anteil|prognose|stieg|sank)\b",
+        re.IGNORECASE,
+    ),
+    "hedge": re.compile(
+        r"\b(we assume|assum|could|might|may|should|would|consider|recommend|können|könnte|sollte|empfehl|in general|generally|typically|often)\b",
+        re.IGNORECASE,
+    ),
+    "reference": re.compile(
+        r"(et al\.|\(\d{4}\)|\bdirective\b|\bsee (also )?(section|chapter|table|figure)|https?://|www\.|\bvgl\.|\bquelle\b|\babbildung\b|\bfigure \d|\btable \d)",
+        re.IGNORECASE,
+    ),
+    "definition": re.compile(
+        r"\b(is defined as|refers to|means|definition|bezeichnet|versteht man|ist definiert)\b",
+        re.IGNORECASE,
+    ),
     "number": re.compile(r"\d"),
 }
 MIN_PRACTICE_SCORE = 0.5
@@ -124,18 +155,31 @@ def _weights() -> dict:
 def features(text: str, section: str | None = None) -> dict[str, float]:
     """The cue features of a passage: counts squashed to 0..1, and length-normalised densities."""
     words = max(len(text.split()), 1)
-    feats = {name: 1.0 - 0.5 ** len(rx.findall(text)) for name, rx in CUES.items() if name != "number"}
+    feats = {
+        name: 1.0 - 0.5 ** len(rx.findall(text)) for name, rx in CUES.items() if name != "number"
+    }
     feats["instrument"] = min(1.0, sum(map(len, _instrument_matches(text).values())) / 3)
     feats["number_density"] = min(1.0, 10 * len(CUES["number"].findall(text)) / words)
     feats["short"] = 1.0 if words < 30 else 0.0
-    feats["section_action"] = 1.0 if section and re.search(r"\b(action|measure|maßnahme|programm|program|initiative|projekt)", section, re.IGNORECASE) else 0.0
+    feats["section_action"] = (
+        1.0
+        if section
+        and re.search(
+            r"\b(action|measure|maßnahme|programm|program|initiative|projekt)",
+            section,
+            re.IGNORECASE,
+        )
+        else 0.0
+    )
     return feats
 
 
 def detect(text: str, section: str | None = None) -> float:
     """How clearly a passage describes a concrete practice: a probability-like 0..1 score."""
     w = _weights()
-    z = w["bias"] + sum(w["coef"].get(name, 0.0) * value for name, value in features(text, section).items())
+    z = w["bias"] + sum(
+        w["coef"].get(name, 0.0) * value for name, value in features(text, section).items()
+    )
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -152,7 +196,9 @@ def instrument_of(text: str) -> tuple[str | None, str | None]:
             best, weight, evidence = name, len(found) * _INSTRUMENT_WEIGHT[name], found[0]
     if evidence is None:
         return None, None
-    source = text if len(text) == len(text.lower()) else text.lower()  # offsets hold unless lower() changed the length
+    source = (
+        text if len(text) == len(text.lower()) else text.lower()
+    )  # offsets hold unless lower() changed the length
     return best, _word_at(source, evidence.start(), evidence.end())
 
 
@@ -234,12 +280,18 @@ def record(
     instrument, instrument_words = instrument_of(text)
     status, status_words = status_of(text)
     years = sorted({int(y) for y in _YEAR_RE.findall(text)})
-    quantities = _unique(m.group(0).strip() for m in _QUANTITY_RE.finditer(text) if not _YEAR_RE.fullmatch(m.group(0).strip()))
+    quantities = _unique(
+        m.group(0).strip()
+        for m in _QUANTITY_RE.finditer(text)
+        if not _YEAR_RE.fullmatch(m.group(0).strip())
+    )
     actors = _unique(
         [e.text for e in entities if e.label in ("ORG", "GPE") and e.text in text]
         + [m.group(0) for m in _ORG_PATTERN_RE.finditer(text)]
     )
-    actors = [a for a in actors if not any(a.lower() in b.lower() and a != b for b in actors)]  # "Council" in "City Council"
+    actors = [
+        a for a in actors if not any(a.lower() in b.lower() and a != b for b in actors)
+    ]  # "Council" in "City Council"
     title, title_from = _title(section, quote)
     evidence: dict[str, str | list[str]] = {
         "title": title_from,
@@ -252,21 +304,39 @@ def record(
         "years": [str(y) for y in years],
         "quantities": quantities,
     }
-    return Record(passage_id, round(score, 3), title, instrument, status, actors[:8], years, quantities[:8], quote, quote_page, evidence)
+    return Record(
+        passage_id,
+        round(score, 3),
+        title,
+        instrument,
+        status,
+        actors[:8],
+        years,
+        quantities[:8],
+        quote,
+        quote_page,
+        evidence,
+    )
 
 
 def practice_records(store: Store, doc_id: int) -> list[dict]:
     """The practice records of one stored document (see `record`)."""
     passages, entities, raw_pages = store.document_passages(doc_id)
     pages = {number: normalise(text) for number, text in raw_pages.items()}
-    records = (record(pid, text, section, entities.get(pid, []), pages, page, page_end)
-               for pid, text, section, page, page_end in passages)
+    records = (
+        record(pid, text, section, entities.get(pid, []), pages, page, page_end)
+        for pid, text, section, page, page_end in passages
+    )
     return [rec.to_dict() for rec in records if rec]
 
 
 def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
     """Compute and store the practice records of some documents (all when None); returns how many."""
-    records = [r for doc_id in (store.doc_ids() if doc_ids is None else doc_ids) for r in practice_records(store, doc_id)]
+    records = [
+        r
+        for doc_id in (store.doc_ids() if doc_ids is None else doc_ids)
+        for r in practice_records(store, doc_id)
+    ]
     store.replace_practices(doc_ids, records)
     if doc_ids is None:
         store.set_meta(practices=DETECTOR_VERSION)
@@ -283,16 +353,27 @@ def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) 
     """A Practice from a stored passage row and its stored record."""
     hit = to_hit(row, rank, rec["score"] if score is None else score)
     fields = ("title", "status", "actors", "years", "quantities", "quote", "evidence")
-    return Practice(hit=hit, score=rec["score"], instrument=rec["instrument"], quote_page=rec["page"], **{k: rec[k] for k in fields})
+    return Practice(
+        hit=hit,
+        score=rec["score"],
+        instrument=rec["instrument"],
+        quote_page=rec["page"],
+        **{k: rec[k] for k in fields},
+    )
 
 
 def list_practices(
-    settings: Settings, filters: Filters | None = None, instrument: str | None = None, limit: int | None = None,
+    settings: Settings,
+    filters: Filters | None = None,
+    instrument: str | None = None,
+    limit: int | None = None,
     rebuild: bool = False,
 ) -> list[Practice]:
     """Stored practice records, best first, filtered by topic, city, ... and instrument type."""
     if instrument and instrument not in INSTRUMENTS:
-        raise PolicymineError(f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}")
+        raise PolicymineError(
+            f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}"
+        )
     with Store(settings.index_dir) as store:
         ensure_practices(store, rebuild)
         found = store.practices(filters or Filters(), instrument, limit)
@@ -306,13 +387,19 @@ def normalise(text: str) -> str:
 
 def _quote(text: str, pages: dict[int, str], page: int, page_end: int) -> tuple[str, int]:
     """The passage's best one to three sentences that stand on one page, and that page."""
-    sentences = [s.strip() for s in SENTENCE_END_RE.split(" ".join(text.split())) if len(s.split()) >= 4]
+    sentences = [
+        s.strip() for s in SENTENCE_END_RE.split(" ".join(text.split())) if len(s.split()) >= 4
+    ]
     if not sentences:
         return "", page
     ranked = sorted(range(len(sentences)), key=lambda i: -_sentence_weight(sentences[i]))
     targets = {p: pages.get(p, "") for p in range(page, page_end + 1)}
     for i in ranked[:4]:
-        for width in (3, 2, 1):  # the best sentence with what follows it, if that stays on the page and short
+        for width in (
+            3,
+            2,
+            1,
+        ):  # the best sentence with what follows it, if that stays on the page and short
             quote = " ".join(sentences[i : i + width])
             if len(quote.split()) > 70 and width > 1:
                 continue
@@ -323,9 +410,17 @@ def _quote(text: str, pages: dict[int, str], page: int, page_end: int) -> tuple[
 
 
 def _sentence_weight(sentence: str) -> float:
-    return sum(1.0 for name in ("actor_action", "named_actor_action", "german_action", "imperative", "past_action") if CUES[name].search(sentence)) + (
-        0.5 if _QUANTITY_RE.search(sentence) else 0.0
-    )
+    return sum(
+        1.0
+        for name in (
+            "actor_action",
+            "named_actor_action",
+            "german_action",
+            "imperative",
+            "past_action",
+        )
+        if CUES[name].search(sentence)
+    ) + (0.5 if _QUANTITY_RE.search(sentence) else 0.0)
 
 
 def _trim(quote: str, limit: int = 70) -> str:
@@ -336,8 +431,17 @@ def _trim(quote: str, limit: int = 70) -> str:
 def _title(section: str | None, quote: str) -> tuple[str, str]:
     """A short title: a specific section heading, else the quote's opening words."""
     section = re.sub(r"^\d+(\.\d+)*\.?\s+", "", section or "") or None
-    if (section and 2 <= len(section.split()) <= 14 and section[:1].isalpha() and not section.rstrip().endswith((":", "-", ","))
-            and not re.search(r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}", section, re.IGNORECASE)):
+    if (
+        section
+        and 2 <= len(section.split()) <= 14
+        and section[:1].isalpha()
+        and not section.rstrip().endswith((":", "-", ","))
+        and not re.search(
+            r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}",
+            section,
+            re.IGNORECASE,
+        )
+    ):
         return section, section
     words = re.sub(r"^(\d+(\.\d+)*\.?|[•▪\-–])\s*", "", quote).split()
     title = " ".join(words[:10]).rstrip(",;:") + (" …" if len(words) > 10 else "")

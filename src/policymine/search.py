@@ -71,7 +71,9 @@ class _Candidate:
 def query_terms(query: str) -> list[str]:
     """The words of a query worth matching, lowercased, without stopwords or repeats."""
     words = re.findall(r"\w+", query.lower())
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+    return list(
+        dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
+    )
 
 
 def fts_query(terms: list[str]) -> str:
@@ -176,7 +178,9 @@ class Searcher:
         """PolicymineError naming the known topics when `topic` is not one of them (a bad
         parameter, like a bad mode: serve answers 400, not 404)."""
         if topic and topic not in self.topics:
-            raise PolicymineError(f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}")
+            raise PolicymineError(
+                f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}"
+            )
 
     # ------------------------------------------------------------------ search
 
@@ -203,13 +207,17 @@ class Searcher:
             Hits, best first, ranks from 1.
         """
         if not query.strip():
-            raise PolicymineError('empty query: say what you are looking for, e.g. "rooftop solar incentives"')
+            raise PolicymineError(
+                'empty query: say what you are looking for, e.g. "rooftop solar incentives"'
+            )
         if mode not in MODES:
             raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         self.check_topic(filters.topic)
         terms = query_terms(query)
         if mode == "keyword" and not terms:
-            raise PolicymineError(f"no words to match in {query!r} (only stopwords): try --mode dense")
+            raise PolicymineError(
+                f"no words to match in {query!r} (only stopwords): try --mode dense"
+            )
         pool = max(POOL, 4 * k)
         vector = None
         allowed = self.store.filter_ids(filters) if mode != "keyword" or self.keywords else None
@@ -218,7 +226,8 @@ class Searcher:
             # FAISS: SQLite and numpy both release the GIL, so hybrid costs the slower list only.
             keyword_list = (
                 self._background.submit(self._keyword, terms, pool, filters, allowed)
-                if mode != "dense" and terms else None
+                if mode != "dense" and terms
+                else None
             )
             dense = []
             if mode != "keyword":
@@ -235,12 +244,16 @@ class Searcher:
             self._explain(hits, ranked, vector, terms, mode)
         return hits
 
-    def _keyword(self, terms: list[str], limit: int, filters: Filters, allowed: list[int] | None) -> list[tuple[int, float]]:
+    def _keyword(
+        self, terms: list[str], limit: int, filters: Filters, allowed: list[int] | None
+    ) -> list[tuple[int, float]]:
         """The keyword list: from the postings in memory when loaded and able, else by SQL."""
         hits = self.keywords.search(terms, limit, allowed) if self.keywords else None
         return hits if hits is not None else self.store.keyword(fts_query(terms), limit, filters)
 
-    def _fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: str) -> list[_Candidate]:
+    def _fuse(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: str
+    ) -> list[_Candidate]:
         """One ranking from the dense and keyword lists (either may be empty)."""
         candidates: dict[int, _Candidate] = {}
         for rank, (pid, sim) in enumerate(dense, start=1):
@@ -281,7 +294,12 @@ class Searcher:
         return hits
 
     def _explain(
-        self, hits: list[Hit], ranked: list[_Candidate], vector: np.ndarray | None, terms: list[str], mode: str
+        self,
+        hits: list[Hit],
+        ranked: list[_Candidate],
+        vector: np.ndarray | None,
+        terms: list[str],
+        mode: str,
     ) -> None:
         """Attach to each hit its dense similarity, keyword terms with their bm25 share, and ranks."""
         ids = [h.passage_id for h in hits]
@@ -295,10 +313,16 @@ class Searcher:
         fusion = {"dense": "cosine", "keyword": "bm25"}.get(mode, self.settings.fusion)
         for h in hits:
             c = by_id[h.passage_id]
-            matched = {t: round(s[h.passage_id], 3) for t, s in per_term.items() if h.passage_id in s}
+            matched = {
+                t: round(s[h.passage_id], 3) for t, s in per_term.items() if h.passage_id in s
+            }
             h.explain = {
-                "dense": {"similarity": round(sims[h.passage_id], 4), "rank": c.dense[0] if c.dense else None}
-                if h.passage_id in sims else None,
+                "dense": {
+                    "similarity": round(sims[h.passage_id], 4),
+                    "rank": c.dense[0] if c.dense else None,
+                }
+                if h.passage_id in sims
+                else None,
                 "keyword": {
                     "bm25": round(sum(matched.values()), 3),
                     "rank": c.keyword[0] if c.keyword else None,
@@ -347,7 +371,12 @@ class Searcher:
         return self._mmr(vector, scored, rows, k, per_doc or self.settings.per_doc)
 
     def _mmr(
-        self, vector: np.ndarray, scored: list[tuple[int, float]], rows: dict[int, Row], k: int, cap: int
+        self,
+        vector: np.ndarray,
+        scored: list[tuple[int, float]],
+        rows: dict[int, Row],
+        k: int,
+        cap: int,
     ) -> list[Hit]:
         """Greedy maximal marginal relevance under the per-document cap."""
         if not scored:
@@ -368,7 +397,10 @@ class Searcher:
                 continue
             per_doc[doc] = per_doc.get(doc, 0) + 1
             chosen.append(best)
-        return [to_hit(rows[int(ids[i])], rank=r, score=float(relevance[i])) for r, i in enumerate(chosen, start=1)]
+        return [
+            to_hit(rows[int(ids[i])], rank=r, score=float(relevance[i]))
+            for r, i in enumerate(chosen, start=1)
+        ]
 
 
 def to_hit(row: Row, rank: int, score: float) -> Hit:
@@ -392,7 +424,12 @@ def to_hit(row: Row, rank: int, score: float) -> Hit:
 
 
 def search(
-    query: str, settings: Settings, k: int = 10, filters: Filters = Filters(), mode: str = "hybrid", explain: bool = False
+    query: str,
+    settings: Settings,
+    k: int = 10,
+    filters: Filters = Filters(),
+    mode: str = "hybrid",
+    explain: bool = False,
 ) -> list[Hit]:
     """Search the index in `settings.index_dir`; see `Searcher.search`."""
     with Searcher(settings) as searcher:
@@ -400,7 +437,11 @@ def search(
 
 
 def similar(
-    passage_id: int | None, settings: Settings, k: int = 10, filters: Filters = Filters(), text: str | None = None
+    passage_id: int | None,
+    settings: Settings,
+    k: int = 10,
+    filters: Filters = Filters(),
+    text: str | None = None,
 ) -> list[Hit]:
     """Passages from other documents like passage `passage_id` (or like `text`); see `Searcher.similar`."""
     with Searcher(settings) as searcher:

@@ -62,7 +62,11 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
 
     for page in doc.pages:
         for i, block in enumerate(page.blocks):
-            if i == 0 and not (run and block.kind in ("paragraph", "list") and _runs_on(run[-1], block, page.number)):
+            if i == 0 and not (
+                run
+                and block.kind in ("paragraph", "list")
+                and _runs_on(run[-1], block, page.number)
+            ):
                 flush()  # a page break ends the run, unless a sentence runs on over it
             if block.kind == "heading":
                 flush()
@@ -74,7 +78,9 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
             else:
                 pieces = _split_block(block, page.number, settings.max_passage_words)
                 if i == 0 and run:  # the run-on: the open sentence and its end become one piece
-                    vocab = vocab or clean.vocabulary(ln for p in doc.pages for ln in p.text.splitlines())
+                    vocab = vocab or clean.vocabulary(
+                        ln for p in doc.pages for ln in p.text.splitlines()
+                    )
                     pieces[0] = _join(run.pop(), pieces[0], vocab)
                 run.extend(pieces)
         if not page.blocks:
@@ -85,7 +91,9 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
 
 def _runs_on(last: _Piece, block: Block, page: int) -> bool:
     """Whether the first block of `page` continues the sentence left open by `last`."""
-    return last.page_end == page - 1 and not _CLOSED_RE.search(last.text) and block.text[:1].islower()
+    return (
+        last.page_end == page - 1 and not _CLOSED_RE.search(last.text) and block.text[:1].islower()
+    )
 
 
 def _join(a: _Piece, b: _Piece, vocab: Counter[str]) -> _Piece:
@@ -112,7 +120,11 @@ def _pack(doc: str, section: str | None, pieces: list[_Piece], settings: Setting
             out.append(group)
             group, size = [], 0
     if group:
-        if size < MIN_FRAGMENT_WORDS and out and sum(p.words() for p in out[-1]) + size <= settings.max_passage_words:
+        if (
+            size < MIN_FRAGMENT_WORDS
+            and out
+            and sum(p.words() for p in out[-1]) + size <= settings.max_passage_words
+        ):
             out[-1] = out[-1] + group
         elif size >= MIN_FRAGMENT_WORDS or not out:
             out.append(group)
@@ -141,12 +153,24 @@ def _split_block(block: Block, page: int, max_words: int) -> list[_Piece]:
     for s, e in sentences:
         n = len(block.text[s:e].split())
         if words and words + n > max_words:
-            pieces.append((block.text[chunk_start:chunk_end], block.start + chunk_start, block.start + chunk_end))
+            pieces.append(
+                (
+                    block.text[chunk_start:chunk_end],
+                    block.start + chunk_start,
+                    block.start + chunk_end,
+                )
+            )
             chunk_start, words = s, 0
         chunk_end, words = e, words + n
-    pieces.append((block.text[chunk_start:chunk_end], block.start + chunk_start, block.start + chunk_end))
+    pieces.append(
+        (block.text[chunk_start:chunk_end], block.start + chunk_start, block.start + chunk_end)
+    )
     # A single sentence longer than the limit (a run-on list, a garbled line) is cut by words.
-    return [_Piece(text, page, a, page, b) for piece in pieces for text, a, b in _cut_words(piece, max_words)]
+    return [
+        _Piece(text, page, a, page, b)
+        for piece in pieces
+        for text, a, b in _cut_words(piece, max_words)
+    ]
 
 
 def _cut_words(piece: tuple[str, int, int], max_words: int) -> list[tuple[str, int, int]]:
@@ -173,12 +197,24 @@ def _passage(doc: str, section: str | None, group: list[_Piece]) -> Passage:
     )
 
 
-def _table_passage(doc: str, page: int, section: str | None, block: Block, settings: Settings) -> Passage | None:
+def _table_passage(
+    doc: str, page: int, section: str | None, block: Block, settings: Settings
+) -> Passage | None:
     if is_contents(block.text):
         return None
     words = block.text.split(" ")
-    text = block.text if len(words) <= settings.max_passage_words else " ".join(words[: settings.max_passage_words])
+    text = (
+        block.text
+        if len(words) <= settings.max_passage_words
+        else " ".join(words[: settings.max_passage_words])
+    )
     return Passage(
-        doc=doc, page=page, page_end=page, text=text, section=section, char_start=block.start, char_end=block.end,
+        doc=doc,
+        page=page,
+        page_end=page,
+        text=text,
+        section=section,
+        char_start=block.start,
+        char_end=block.end,
         kind="table",
     )

