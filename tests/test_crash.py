@@ -67,7 +67,7 @@ def _state(pid: int) -> str:
 def assert_consistent(index_dir: Path) -> None:
     """Every document whole (pages, passages, keyword rows), and the vector index, once
     opened, holding exactly the stored passages with their stored vectors."""
-    with Store(index_dir) as store:
+    with Store(index_dir, write=True) as store:  # FTS5's integrity-check is a write command
         db = store.db
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         for doc_id, n_pages, pages, passages in db.execute(

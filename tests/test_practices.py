@@ -94,7 +94,7 @@ def test_records_stored_at_ingest_and_backfilled(fake_index, tmp_path):
         dst.execute("DELETE FROM meta WHERE key = 'practices'")
     found = list_practices(settings_for(copy), Filters(topic="housing"), limit=5)
     assert found and all("housing" in p.hit.topics for p in found)
-    with Store(copy) as store:
+    with Store(copy, write=True) as store:
         assert build_practices(store) == stored
 
 
@@ -127,10 +127,10 @@ def test_a_document_and_its_records_are_stored_together(tmp_path, monkeypatch):
     settings = settings_for(tmp_path / "ix")
     ingest([CORPUS / "01-berlin-solar.pdf"], settings)
 
-    def broken(store, doc_id):
+    def broken(doc, passages):
         raise RuntimeError("detector crashed")
 
-    monkeypatch.setattr(pipeline, "practice_records", broken)
+    monkeypatch.setattr(pipeline, "document_records", broken)
     report = ingest([CORPUS / "07-denver-climate-fund.pdf"], settings)
     [failed] = report.failed
     assert "detector crashed" in failed.reason
@@ -142,6 +142,6 @@ def test_a_document_and_its_records_are_stored_together(tmp_path, monkeypatch):
         assert orphans == 0
     monkeypatch.undo()
     ingest([CORPUS / "07-denver-climate-fund.pdf"], settings)
-    with Store(settings.index_dir) as store:
+    with Store(settings.index_dir, write=True) as store:
         stored = store.db.execute("SELECT COUNT(*) FROM practices").fetchone()[0]
         assert stored == build_practices(store)  # what ingest stored is what a rebuild computes

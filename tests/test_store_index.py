@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from policymine.errors import IndexMismatchError, IndexNotFoundError
-from policymine.index import INDEX_FILE, VectorIndex, check_model, open_index
+from policymine.index import INDEX_FILE, VectorIndex, open_index
 from policymine.store import SCHEMA_VERSION, Store
 from policymine.types import Document, DocumentTags, Entity, Filters, Page, Passage
 
@@ -93,9 +93,9 @@ def test_open_index_rebuilds_a_missing_or_stale_faiss_file(tmp_path):
 def test_model_mismatch_is_a_clear_error(tmp_path):
     with Store(tmp_path, create=True) as store:
         store.set_meta(model="minilm", dim=384)
-        check_model(store, "minilm", 384)
+        store.index_meta().check_compatible(tmp_path, model=("minilm", 384))
         with pytest.raises(IndexMismatchError, match="built with model minilm .* --model minilm"):
-            check_model(store, "fake", 64)
+            store.index_meta().check_compatible(tmp_path, model=("fake", 64))
 
 
 def test_keyword_index_follows_passages_through_replace_and_delete(tmp_path):
@@ -119,7 +119,7 @@ def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
         store.db.execute("ALTER TABLE passages DROP COLUMN words")
         store.db.execute("DROP TABLE practices")  # and what migration 5 added
         store.set_meta(schema_version=2)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, write=True) as store:
         assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
         assert len(store.keyword('"passage"', 10, Filters())) == 2
 

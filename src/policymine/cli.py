@@ -51,12 +51,13 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-# Options shared by several commands, written once.
+# Options shared by several commands, written once; defaults named in help come from Settings.
+DEFAULTS = config.Settings()
 IndexDir = Annotated[
     Path | None,
     typer.Option(
         "--index-dir",
-        help="Index folder \\[default: ./indexes; env: POLICYMINE_INDEX_DIR].",
+        help=f"Index folder \\[default: ./{DEFAULTS.index_dir}; env: {config.ENV_PREFIX}INDEX_DIR].",
         show_default=False,
     ),
 ]
@@ -64,7 +65,8 @@ Model = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Embedding model: minilm (English) or use (multilingual, 16 languages) \\[default: minilm].",
+        help="Embedding model: minilm (English) or use (multilingual, 16 languages)"
+        f" \\[default: {DEFAULTS.model}].",
         show_default=False,
     ),
 ]
@@ -80,7 +82,7 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="Settings file \\[default: ./policymine.toml if present].",
+        help=f"Settings file \\[default: ./{config.CONFIG_FILE} if present].",
         show_default=False,
     ),
 ]
@@ -98,7 +100,8 @@ Executor = Annotated[
     str | None,
     typer.Option(
         "--executor",
-        help="Run extraction, tagging and embedding here (local) or on Ray (ray) \\[default: local].",
+        help="Run extraction, tagging and embedding here (local) or on Ray (ray)"
+        f" \\[default: {DEFAULTS.executor}].",
         show_default=False,
     ),
 ]
@@ -136,7 +139,7 @@ PerDoc = Annotated[
     typer.Option(
         "--per-doc",
         min=1,
-        help="At most this many hits from one document \\[default: 3].",
+        help=f"At most this many hits from one document \\[default: {DEFAULTS.per_doc}].",
         show_default=False,
     ),
 ]
@@ -850,7 +853,7 @@ def eval_tags(
             "--threshold",
             min=0.0,
             max=1.0,
-            help="Topic score threshold \\[default: 0.15].",
+            help=f"Topic score threshold \\[default: {DEFAULTS.topic_threshold}].",
             show_default=False,
         ),
     ] = None,

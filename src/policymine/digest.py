@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import Settings
 from .errors import PolicymineError
-from .practices import INSTRUMENT_LABELS, ensure_practices, normalise, to_practice
+from .practices import INSTRUMENT_LABELS, backfill_practices, normalise, to_practice
 from .search import STOPWORDS, Searcher
 from .types import Filters, Practice
 
@@ -182,10 +182,10 @@ def build_digest(
         raise PolicymineError("a digest needs --topic or --query (or both)")
     wanted = {c.lower() for c in cities or []}
     # candidates for clustering, not a result page: many passages of one document may be practices
+    backfill_practices(settings.index_dir)
     with Searcher(settings.with_(per_doc=CANDIDATE_PER_DOC)) as searcher:
         searcher.check_topic(topic)
         store = searcher.store
-        ensure_practices(store)
         if query:
             # Hybrid, as a search would rank them: the query's own words ("heat") keep generic
             # passages that are merely near in meaning ("climate hazards") from leading.

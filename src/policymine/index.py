@@ -29,7 +29,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .errors import IndexMismatchError
 from .store import Store
 
 INDEX_FILE = "passages.faiss"
@@ -189,16 +188,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def check_model(store: Store, model: str, dim: int) -> None:
-    """Raise IndexMismatchError if the index was built with another embedding model."""
-    meta = store.meta()
-    if "model" in meta and (meta["model"] != model or int(meta["dim"]) != dim):
-        raise IndexMismatchError(
-            f"{store.path.parent} was built with model {meta['model']} (dim {meta['dim']}), not {model} (dim {dim}):"
-            f" use --model {meta['model']}, or ingest into a new --index-dir"
-        )
 
 
 def open_index(store: Store, dim: int, save: bool = False) -> VectorIndex:

@@ -36,7 +36,7 @@ class KeywordIndex:
     def __init__(self, index_dir: Path):
         """Load the postings of the index in `index_dir` (a few seconds per 100k passages)."""
         # An own connection: its data_version tells whether anyone wrote since the load.
-        self._store = Store(index_dir)
+        self._store = Store(index_dir, follow=True)
         self._lock = threading.Lock()  # the connection is used by the searchers' threads
         self._tokens: dict[str, list[str]] = {}
         self._version = self._store.data_version()

@@ -15,7 +15,6 @@ distributed.py), and `ingest` and `tag_files` consume what it yields, in one pro
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import json
 import multiprocessing
 import os
@@ -27,7 +26,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Protocol
@@ -36,12 +34,12 @@ import numpy as np
 
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, export_query_model, get_embedder, model_spec
-from .errors import ExtractionError, IndexLockedError, IndexMismatchError, PolicymineError, one_line
+from .errors import ExtractionError, PolicymineError, one_line
 from .extract import extract, sha256_file
-from .index import INDEX_FILE, build, check_model, open_index, save_index
-from .practices import DETECTOR_VERSION, ensure_practices, practice_records
+from .index import INDEX_FILE, build, open_index, save_index
+from .practices import DETECTOR_VERSION, document_records, ensure_practices
 from .segment import segment
-from .store import Store
+from .store import Store, write_lock
 from .tag import Tagger, Taxonomy, load_taxonomy
 from .types import Document, DocumentTags, Passage
 
@@ -314,26 +312,6 @@ def extract_all(
 
 
 @contextmanager
-def _ingest_lock(index_dir: Path):
-    """Hold the index's writer lock: a second ingest fails at once, naming the one at work."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".ingest.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip()
-            who = f"another ingest (pid {holder})" if holder.isdigit() else "another ingest"
-            raise IndexLockedError(
-                f"{who} is writing to {index_dir}; wait for it to finish"
-            ) from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
-
-
-@contextmanager
 def _terminate_as_interrupt():
     """SIGTERM ends a writer the way Ctrl-C does: the document in hand rolled back, workers
     stopped, the vector index saved (signals can only be handled in the main thread)."""
@@ -374,10 +352,10 @@ def ingest(
     name, dim = model_spec(settings.model)
     with (
         _terminate_as_interrupt(),
-        _ingest_lock(settings.index_dir),
+        write_lock(settings.index_dir),
         Store(settings.index_dir, create=True) as store,
     ):
-        check_model(store, name, dim)
+        store.index_meta().check_compatible(settings.index_dir, model=(name, dim))
         todo: list[tuple[Path, str]] = []
         for path in files:
             stored = store.document_by_path(str(path.resolve())) if path.is_file() else None
@@ -425,18 +403,13 @@ def _index_files(
     if progress:  # before the models load, so the bar is up while they do
         progress.begin(len(todo), sum(pages.values()))
     taxonomy = load_taxonomy(settings.taxonomy)
-    recorded = store.meta().get("taxonomy")
-    if recorded and recorded != taxonomy.key:
-        raise IndexMismatchError(
-            f"{settings.index_dir} was tagged with taxonomy {recorded}, not {taxonomy.key}:"
-            " ingest into a new --index-dir to use another taxonomy"
-        )
+    store.index_meta().check_compatible(settings.index_dir, taxonomy=taxonomy.key)
     name, dim = model
     store.set_meta(
         model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics))
     )
     # Records document by document in an index that has them all; an older one is backfilled after.
-    records_each = store.meta().get("practices") == DETECTOR_VERSION
+    records_each = store.index_meta().practices == DETECTOR_VERSION
     # The one writer: whichever executor analysed a file, it is stored here, one at a time.
     for done, item in enumerate(analysed([p for p, _ in todo], settings, taxonomy), start=1):
         path = item.path
@@ -445,7 +418,7 @@ def _index_files(
         else:
             try:
                 # practice records in the document's own transaction: a kill cannot leave it without them
-                practices = partial(practice_records, store) if records_each else None
+                practices = document_records(item.doc, item.passages) if records_each else ()
                 removed, ids = store.replace_document(
                     item.doc, item.tags, item.passages, item.vectors, practices
                 )
@@ -544,8 +517,8 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
     name, dim = model_spec(settings.model)
     with (
         _terminate_as_interrupt(),
-        _ingest_lock(settings.index_dir),
-        Store(settings.index_dir) as store,
+        write_lock(settings.index_dir),
+        Store(settings.index_dir, write=True) as store,
     ):
         ids, texts = store.passage_texts()
         vectors = embed(texts, get_embedder(settings.model), settings.batch_size, on_batch)

@@ -20,16 +20,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from .config import Settings
 from .errors import PolicymineError
 from .search import to_hit
 from .segment import SENTENCE_END_RE
-from .store import Row, Store
-from .types import Entity, Filters, Practice
+from .store import Row, Store, write_lock
+from .types import Document, Entity, Filters, Passage, Practice
 
 # The eight instrument types of issue 6, with English and German cues. Order breaks ties.
 INSTRUMENTS: dict[str, str] = {
@@ -319,6 +321,18 @@ def record(
     )
 
 
+def document_records(doc: Document, passages: Sequence[Passage]) -> list[tuple[int, dict]]:
+    """The practice records of an analysed document before it is stored: (the passage's
+    position in `passages`, its record); the store fills in the passage id it assigns."""
+    pages = {page.number: normalise(page.text) for page in doc.pages}
+    found = (
+        (i, record(0, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page))
+        for i, p in enumerate(passages)
+        if p.kind == "text"
+    )
+    return [(i, rec.to_dict()) for i, rec in found if rec]
+
+
 def practice_records(store: Store, doc_id: int) -> list[dict]:
     """The practice records of one stored document (see `record`)."""
     passages, entities, raw_pages = store.document_passages(doc_id)
@@ -331,7 +345,8 @@ def practice_records(store: Store, doc_id: int) -> list[dict]:
 
 
 def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
-    """Compute and store the practice records of some documents (all when None); returns how many."""
+    """Compute and store the practice records of some documents (all when None); returns how many.
+    The store must be open for writing, under `write_lock`."""
     records = [
         r
         for doc_id in (store.doc_ids() if doc_ids is None else doc_ids)
@@ -344,9 +359,20 @@ def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
 
 
 def ensure_practices(store: Store, rebuild: bool = False) -> None:
-    """Backfill: build every record when the index has none from this detector version (or when asked)."""
-    if rebuild or store.meta().get("practices") != DETECTOR_VERSION:
+    """Backfill, by the writer that holds the lock: build every record when the index has none
+    from this detector version (or when asked)."""
+    if rebuild or store.index_meta().practices != DETECTOR_VERSION:
         build_practices(store)
+
+
+def backfill_practices(index_dir: Path, rebuild: bool = False) -> None:
+    """For a reading command (`practices`, `digest`): when the stored records are missing or
+    from another detector version, take the writer lock and build them, once."""
+    with Store(index_dir) as store:
+        current = store.index_meta().practices == DETECTOR_VERSION
+    if rebuild or not current:
+        with write_lock(index_dir), Store(index_dir, write=True) as store:
+            ensure_practices(store, rebuild)
 
 
 def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) -> Practice:
@@ -374,8 +400,8 @@ def list_practices(
         raise PolicymineError(
             f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}"
         )
+    backfill_practices(settings.index_dir, rebuild)
     with Store(settings.index_dir) as store:
-        ensure_practices(store, rebuild)
         found = store.practices(filters or Filters(), instrument, limit)
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 

@@ -30,7 +30,7 @@ import numpy as np
 from .config import Settings
 from .embed import Embedder, get_query_embedder, model_spec
 from .errors import PolicymineError
-from .index import VectorIndex, check_model, open_index
+from .index import VectorIndex, open_index
 from .keyword import KeywordIndex
 from .store import Row, Store
 from .types import Filters, Hit
@@ -96,11 +96,11 @@ class Searcher:
         """
         self.settings = settings
         self.warm = warm
-        self.store = Store(settings.index_dir)
+        self.store = Store(settings.index_dir, follow=warm)
         self.keywords: KeywordIndex | None = None
         try:
             name, self.dim = model_spec(settings.model)
-            check_model(self.store, name, self.dim)
+            self.store.index_meta().check_compatible(settings.index_dir, model=(name, self.dim))
             if warm:
                 self.keywords = KeywordIndex(settings.index_dir)
         except PolicymineError:

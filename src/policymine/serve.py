@@ -132,7 +132,7 @@ class Service:
         """Reload the vector index and keyword postings once an ingest into the index has
         written and then been quiet for RELOAD_QUIET_S: not after every document it commits."""
         first = self._searchers[0]
-        with Store(self.settings.index_dir) as watch:  # its data_version moves with every commit
+        with Store(self.settings.index_dir, follow=True) as watch:  # its data_version moves with every commit
             last, quiet_since = watch.data_version(), time.monotonic()
             while not self._stop.wait(RELOAD_POLL_S):
                 version = watch.data_version()

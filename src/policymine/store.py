@@ -8,18 +8,21 @@ document is written in one transaction, so a crash never leaves half a document.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
-from .errors import IndexMismatchError, IndexNotFoundError, NotFoundError
+from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NotFoundError
 from .types import Document, DocumentTags, Entity, Filters, Passage
 
 DB_FILE = "policymine.db"
@@ -132,6 +135,109 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
+class IndexMeta:
+    """What an index records about itself, read once: the one answer to "is it compatible?"."""
+
+    schema_version: int = 0
+    model: str | None = None
+    dim: int | None = None
+    taxonomy: str | None = None
+    topics: tuple[str, ...] = ()
+    practices: str | None = None  # the practice detector version that built the stored records
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> IndexMeta:
+        """The facts in a database's meta table (all unset for a new, empty database)."""
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            return cls()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        return cls(
+            schema_version=int(meta.get("schema_version", 0)),
+            model=meta.get("model"),
+            dim=int(meta["dim"]) if "dim" in meta else None,
+            taxonomy=meta.get("taxonomy"),
+            topics=tuple(json.loads(meta.get("topics", "[]"))),
+            practices=meta.get("practices"),
+        )
+
+    def check_schema(self, index_dir: Path, older_ok: bool = False) -> None:
+        """IndexMismatchError unless this policymine reads the schema (`older_ok`: the writer,
+        which migrates an older one)."""
+        if self.schema_version > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"{index_dir} was written by a newer policymine (schema {self.schema_version},"
+                f" this one reads {SCHEMA_VERSION}): upgrade policymine"
+            )
+        if self.schema_version < SCHEMA_VERSION and not older_ok:
+            raise IndexMismatchError(
+                f"{index_dir} was written by an older policymine (schema {self.schema_version},"
+                f" this one reads {SCHEMA_VERSION}): run `policymine ingest PATH --index-dir"
+                f" {index_dir}` once to upgrade it (unchanged files are not read again)"
+            )
+
+    def check_compatible(
+        self,
+        index_dir: Path,
+        model: tuple[str, int] | None = None,
+        taxonomy: str | None = None,
+    ) -> None:
+        """IndexMismatchError, saying what to do, when the index was built with another
+        embedding model (name, dim) or tagged with another taxonomy."""
+        if model and self.model and (self.model, self.dim) != tuple(model):
+            raise IndexMismatchError(
+                f"{index_dir} was built with model {self.model} (dim {self.dim}), not {model[0]}"
+                f" (dim {model[1]}): use --model {self.model}, or ingest into a new --index-dir"
+            )
+        if taxonomy and self.taxonomy and self.taxonomy != taxonomy:
+            raise IndexMismatchError(
+                f"{index_dir} was tagged with taxonomy {self.taxonomy}, not {taxonomy}:"
+                " ingest into a new --index-dir to use another taxonomy"
+            )
+
+
+LOCK_FILE = ".ingest.lock"
+
+
+@contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's writer lock: a second writer fails at once, naming the one at work."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            who = f"another ingest (pid {holder})" if holder.isdigit() else "another ingest"
+            raise IndexLockedError(
+                f"{who} is writing to {index_dir}; wait for it to finish"
+            ) from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def _connect(path: Path, writable: bool, follow: bool = False) -> sqlite3.Connection:
+    """A connection to the database file; a reader's is read-only.
+
+    A read-only connection to a WAL database makes -wal and -shm files when none are there.
+    None are there when no writer has the database open and nothing waits to be checkpointed:
+    the file alone then holds every commit, and a one-off reader opens it immutable (no locks,
+    no side files). A reader that follows later commits needs the -shm file, which it can
+    make only in a folder it may write to; in a read-only folder nothing can commit anyway.
+    """
+    if writable:
+        return sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    wal = path.with_name(path.name + "-wal")
+    shared = wal.exists() or (follow and os.access(path.parent, os.W_OK))
+    mode = "ro" if shared else "ro&immutable=1"
+    uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+    return sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+
+
+@dataclass(frozen=True)
 class StoredDoc:
     """What the store knows of a file, for incremental ingest."""
 
@@ -161,27 +267,43 @@ class Row:
 
 
 class Store:
-    """An open policymine database. Use as a context manager."""
+    """An open policymine database. Use as a context manager.
 
-    def __init__(self, index_dir: Path, create: bool = False):
+    Opened for reading (the default), it never writes: no migration, no journal-mode change,
+    no -wal or -shm file made where none is (a read-only folder, a shared drive or a CD
+    works). `write=True` is for the one writer, which holds `write_lock` and migrates an
+    older schema; `create=True` also makes a new database. `follow=True` is for a reader that
+    lives on and must see what a writer commits later (`serve`).
+    """
+
+    def __init__(
+        self, index_dir: Path, create: bool = False, write: bool = False, follow: bool = False
+    ):
         self.path = Path(index_dir) / DB_FILE
+        self.writable = create or write
         if not self.path.exists():
             if not create:
                 raise IndexNotFoundError(
-                    f"no index in {index_dir}: create one with `policymine ingest PATH --index-dir {index_dir}`"
+                    f"no index in {index_dir}: create one with"
+                    f" `policymine ingest PATH --index-dir {index_dir}`"
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: `serve` opens the store in one thread and answers in another,
         # one request at a time.
-        self.db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        self.db = _connect(self.path, self.writable, follow)
+        try:
+            if self.writable:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+            else:
+                self.index_meta().check_schema(self.path.parent)
+        except BaseException:
+            self.db.close()
+            raise
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Store:  # noqa: PYI034 - subclasses are not expected
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -192,21 +314,13 @@ class Store:
         self.db.close()
 
     def _migrate(self) -> None:
-        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
-        version = int(self.meta().get("schema_version", 0)) if has_meta else 0
-        if version > SCHEMA_VERSION:
-            raise IndexMismatchError(
-                f"{self.path} has schema version {version}, newer than this policymine ({SCHEMA_VERSION}): upgrade policymine"
-            )
-        for number in range(version, SCHEMA_VERSION):
+        IndexMeta.read(self.db).check_schema(self.path.parent, older_ok=True)
+        for number in range(IndexMeta.read(self.db).schema_version, SCHEMA_VERSION):
             with self.transaction():
                 # Another process (an ingest creating this index while a search opens it) may
                 # have applied this migration since the version was read: read it again under
                 # the write lock.
-                has_meta = self.db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name='meta'"
-                ).fetchone()
-                if has_meta and int(self.meta().get("schema_version", 0)) > number:
+                if IndexMeta.read(self.db).schema_version > number:
                     continue
                 # executescript() would COMMIT on its own; statements one by one keep one transaction.
                 for statement in _statements(MIGRATIONS[number]):
@@ -234,6 +348,10 @@ class Store:
     def meta(self) -> dict[str, str]:
         """The key/value facts the index records about itself."""
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def index_meta(self) -> IndexMeta:
+        """What the index records about itself (schema, model, taxonomy, detector), typed."""
+        return IndexMeta.read(self.db)
 
     def set_meta(self, **values: object) -> None:
         """Record facts about the index (model, dim, taxonomy)."""
@@ -274,14 +392,14 @@ class Store:
         tags: DocumentTags,
         passages: Sequence[Passage],
         vectors: np.ndarray,
-        practices: Callable[[int], Sequence[dict]] | None = None,
+        practices: Sequence[tuple[int, dict]] = (),
     ) -> tuple[list[int], list[int]]:
         """Store a document, replacing an older version at the same path, in one transaction.
 
         Args:
-            practices: given the new document's id, its practice records, read from this
-                connection before the commit, so that the document and its records are
-                stored together or not at all.
+            practices: its practice records, each with the position of its passage in
+                `passages` (practices.document_records); stored in the same transaction, with
+                the passage ids assigned here, so a document and its records go in together.
 
         Returns:
             (removed passage ids, new passage ids), for the vector index to follow.
@@ -342,7 +460,8 @@ class Store:
                     [(passage.id, e.text, e.label, e.norm, e.country) for e in passage.entities],
                 )
             if practices:
-                self._replace_practices([doc_id], practices(doc_id))
+                records = [{**rec, "passage_id": ids[i]} for i, rec in practices]
+                self._replace_practices([doc_id], records)
         return removed, ids
 
     def replace_vectors(
