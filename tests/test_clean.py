@@ -51,3 +51,25 @@ def test_language_detection():
         )
         == "de"
     )
+
+
+def test_sentence_ends_and_boundaries():
+    assert clean.ENDS_SENTENCE_RE.search("The plan was adopted.")
+    assert clean.ENDS_SENTENCE_RE.search('He said "enough" ') and clean.ENDS_SENTENCE_RE.search(
+        "(see p. 4)"
+    )
+    assert not clean.ENDS_SENTENCE_RE.search("The plan was")
+    text = "The plan was adopted in 2021. It has ten measures: • Solar. 2030 is the target."
+    assert clean.SENTENCE_END_RE.split(text) == [
+        "The plan was adopted in 2021.",
+        "It has ten measures:",
+        "• Solar.",
+        "2030 is the target.",
+    ]
+    assert clean.SENTENCE_END_RE.split("See e.g. the plan.") == ["See e.g. the plan."]
+
+
+def test_years_from_1950_to_2069_not_inside_longer_numbers():
+    found = clean.YEAR_RE.findall("Net zero by 2050, 2065 at the latest; base year 1990 (FY2019).")
+    assert found == ["2050", "2065", "1990", "2019"]
+    assert clean.YEAR_RE.findall("1949 2070 12030 20301 in den 1980er-Jahren") == ["1980"]

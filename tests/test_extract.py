@@ -76,6 +76,14 @@ def test_text_file(tmp_path):
     assert [b.kind for b in doc.pages[0].blocks] == ["heading", "paragraph", "list", "list"]
 
 
+def test_year_is_the_first_publication_year_not_a_target_year(tmp_path):
+    path = tmp_path / "net-zero-2050-plan_2021.txt"  # 2050 is a target, 2021 the plan's year
+    path.write_text("The city adopted its plan.\n")
+    assert extract(path).year == 2021
+    path = path.rename(tmp_path / "KAP2030.txt")
+    assert extract(path).year == 2030
+
+
 @pytest.mark.parametrize(
     "case",
     [

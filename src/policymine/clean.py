@@ -41,6 +41,13 @@ _TRANSLATE = str.maketrans(
 )
 
 BULLET_RE = re.compile(r"^\s*(?:[•\-–*▪►➢✓]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
+# A text ending here ends its sentence (the next line, column or page starts a new one).
+ENDS_SENTENCE_RE = re.compile(r"[.!?:;\"')»“”]\s*$")
+# The space between two sentences: after end punctuation, before a capital, digit or bullet.
+SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
+# A year from 1950 to 2069 (plans name target years like 2050), not part of a longer number;
+# letters may touch it ("FY2030", "2030er", "plan_2030").
+YEAR_RE = re.compile(r"(?<!\d)(19[5-9]\d|20[0-6]\d)(?!\d)")
 _LINE_END_HYPHEN_RE = re.compile(r"[^\W\d_]-\s*$")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _VOWELS = set("aeiouyäöüáéíóúàèìòùâêîôûãõ")

@@ -26,6 +26,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from .clean import YEAR_RE
 from .config import Settings
 from .errors import PolicymineError
 from .search import to_hit
@@ -213,7 +214,6 @@ def status_of(text: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-_YEAR_RE = re.compile(r"\b(19[5-9]\d|20[0-6]\d)\b")
 _QUANTITY_RE = re.compile(
     r"(?:(?:US)?\$|€|£|EUR\s?)\s?\d[\d.,]*(?:\s?(?:million|billion|mio\.?|mrd\.?|k|m|bn))?"
     r"|\d[\d.,]*\s?(?:million|billion|mio\.?|millionen|mrd\.?|milliarden)?\s?(?:euros?|€|dollars|eur|usd)\b"
@@ -281,11 +281,11 @@ def record(
         return None
     instrument, instrument_words = instrument_of(text)
     status, status_words = status_of(text)
-    years = sorted({int(y) for y in _YEAR_RE.findall(text)})
+    years = sorted({int(y) for y in YEAR_RE.findall(text)})
     quantities = _unique(
         m.group(0).strip()
         for m in _QUANTITY_RE.finditer(text)
-        if not _YEAR_RE.fullmatch(m.group(0).strip())
+        if not YEAR_RE.fullmatch(m.group(0).strip())
     )
     actors = _unique(
         [e.text for e in entities if e.label in ("ORG", "GPE") and e.text in text]

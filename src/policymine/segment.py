@@ -15,11 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import clean
+from .clean import ENDS_SENTENCE_RE, SENTENCE_END_RE
 from .config import Settings
 from .types import Block, Document, Passage
 
-_CLOSED_RE = re.compile(r"[.!?:;\"')»“”]\s*$")  # a text ending here ends its sentence
-SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
 MIN_FRAGMENT_WORDS = 8  # a leftover shorter than this is not worth a passage on its own
 _LEADER_RE = re.compile(r"(?:\.\s?){4,}\s*[\dIVXivx]")  # "Introduction ........ 5": a contents line
 
@@ -92,7 +91,9 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
 def _runs_on(last: _Piece, block: Block, page: int) -> bool:
     """Whether the first block of `page` continues the sentence left open by `last`."""
     return (
-        last.page_end == page - 1 and not _CLOSED_RE.search(last.text) and block.text[:1].islower()
+        last.page_end == page - 1
+        and not ENDS_SENTENCE_RE.search(last.text)
+        and block.text[:1].islower()
     )
 
 
