@@ -771,6 +771,7 @@ def extract(
     doc = run(path, settings)
     passages = segment(doc, settings)
     if fmt == "json":
+        fields = ("page", "page_end", "section", "kind", "char_start", "char_end", "text")
         _print_json(
             {
                 "doc": doc.name,
@@ -778,28 +779,9 @@ def extract(
                 "lang": doc.lang,
                 "year": doc.year,
                 "warnings": doc.warnings,
-                "pages": [
-                    {
-                        "page": p.number,
-                        "label": p.label,
-                        "text": p.text,
-                        "quality": p.quality,
-                        "source": p.source,
-                    }
-                    for p in doc.pages
-                ],
+                "pages": [p.to_dict() for p in doc.pages],
                 "passages": [
-                    {
-                        "id": i,
-                        "page": p.page,
-                        "page_end": p.page_end,
-                        "section": p.section,
-                        "kind": p.kind,
-                        "char_start": p.char_start,
-                        "char_end": p.char_end,
-                        "text": p.text,
-                    }
-                    for i, p in enumerate(passages, start=1)
+                    {"id": i, **p.to_dict(*fields)} for i, p in enumerate(passages, start=1)
                 ],
             }
         )
