@@ -522,7 +522,7 @@ def tag(
       policymine tag ~/plans/ --out tags.jsonl --resume
       policymine tag /shared/plans/ --out tags.jsonl --executor ray
     """
-    from .pipeline import tag_files
+    from .pipeline import TAG_CSV_COLUMNS, tag_files, tagged_paths
 
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
@@ -539,9 +539,9 @@ def tag(
         executor=executor,
         ray_address=ray_address,
     )
-    done = _tagged_paths(out_file, fmt) if resume else set()
+    done = tagged_paths(out_file, fmt) if resume else set()
     sink = (
-        open(out_file, "a" if resume else "w", encoding="utf-8", newline="")
+        open(out_file, "a" if resume else "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below, unlike stdout
         if out_file
         else sys.stdout
     )
@@ -549,7 +549,7 @@ def tag(
     try:
         writer = csv.writer(sink) if fmt == "csv" else None
         if writer and not done:
-            writer.writerow(CSV_COLUMNS)
+            writer.writerow(TAG_CSV_COLUMNS)
         with _Bar(quiet) as bar:
             for record in tag_files(paths, settings, progress=bar, done=done, explain=explain):
                 if isinstance(record, PolicymineError):
@@ -585,38 +585,6 @@ def tag(
         )
     if failed:
         raise typer.Exit(1)
-
-
-CSV_COLUMNS = ["doc", "path", "title", "lang", "city", "country", "pages", "topics", "entities"]
-
-
-def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
-    """Paths already in an output file. A line cut short by a crash is dropped from the file."""
-    if not out_file.exists():
-        return set()
-    lines = out_file.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept, done = [], set()
-    if fmt == "csv":
-        rows = list(csv.reader(lines))
-        if rows and rows[0] != CSV_COLUMNS:
-            raise PolicymineError(
-                f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume"
-            )
-        for line, row in zip(lines, rows):
-            if line.endswith("\n") and len(row) == len(CSV_COLUMNS):
-                kept.append(line)
-                done.add(row[1])
-        done.discard("path")
-    else:
-        for line in lines:
-            try:
-                done.add(json.loads(line)["path"])
-                kept.append(line)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    if len(kept) != len(lines):
-        out_file.write_text("".join(kept), encoding="utf-8")
-    return done
 
 
 @app.command()

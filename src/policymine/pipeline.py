@@ -10,11 +10,12 @@ if a crash intervened). Extraction workers have a per-file time limit and die wi
 `executors.analysed()` is the seam between the heavy stages and the one writer: it turns
 files into analysed documents (analyse.py) on the chosen executor (processes on this
 machine, or Ray: see executors/), and `ingest` and `tag_files` consume what it yields, in
-one process.
+one process. `tagged_paths` lets `tag --resume` pick up an output file where a run stopped.
 """
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import os
@@ -348,3 +349,39 @@ def tag_files(
             yield item.error
             continue
         yield item.to_dict()
+
+
+# The columns of `tag --format csv`, in order.
+TAG_CSV_COLUMNS = ["doc", "path", "title", "lang", "city", "country", "pages", "topics", "entities"]
+
+
+def tagged_paths(out_file: Path, fmt: str) -> set[str]:
+    """Paths already in a `tag` output file (jsonl or csv), for --resume.
+
+    A line cut short by a crash is dropped from the file, so the run can append after it.
+    """
+    if not out_file.exists():
+        return set()
+    lines = out_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept, done = [], set()
+    if fmt == "csv":
+        rows = list(csv.reader(lines))
+        if rows and rows[0] != TAG_CSV_COLUMNS:
+            raise PolicymineError(
+                f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume"
+            )
+        for line, row in zip(lines, rows):
+            if line.endswith("\n") and len(row) == len(TAG_CSV_COLUMNS):
+                kept.append(line)
+                done.add(row[1])
+        done.discard("path")
+    else:
+        for line in lines:
+            try:
+                done.add(json.loads(line)["path"])
+                kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    if len(kept) != len(lines):
+        out_file.write_text("".join(kept), encoding="utf-8")
+    return done
