@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from policymine.analyse import Analyser
 from policymine.config import Settings
 from policymine.extract import extract
-from policymine.pipeline import Analyser, ingest, page_count
+from policymine.pipeline import ingest, page_count
 
 
 def pick(folder: Path, files: int, max_pages: int) -> list[tuple[Path, int]]:

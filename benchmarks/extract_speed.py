@@ -19,8 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from policymine.config import Settings
+from policymine.executors.local import extract_all
 from policymine.extract import extract
-from policymine.pipeline import extract_all, page_count
+from policymine.pipeline import page_count
 
 
 def plumber_text(path: Path) -> int:

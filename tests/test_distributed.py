@@ -31,7 +31,7 @@ needs_ray = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def local_ray():
     """A Ray of 2 CPUs on this machine, for this module's tests."""
-    from policymine.distributed import runtime_env
+    from policymine.executors.ray import runtime_env
 
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env())
     yield
@@ -119,7 +119,7 @@ def test_ray_tag_matches_local_tag(local_ray, tmp_path, monkeypatch):
 
 def test_missing_ray_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    from policymine.distributed import analysed_on_ray
+    from policymine.executors.ray import analysed as analysed_on_ray
 
     with pytest.raises(ConfigError, match=r"pip install 'policymine\[ray\]'"):
         list(analysed_on_ray([CORPUS / "02-munich-sobon.pdf"], config.Settings(executor="ray")))

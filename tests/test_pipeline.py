@@ -105,7 +105,7 @@ def slow_pdf(tmp_path_factory):
 def test_a_file_over_the_time_limit_is_killed_and_reported_and_the_rest_go_on(tmp_path, slow_pdf):
     import multiprocessing
 
-    from policymine.pipeline import extract_all
+    from policymine.executors.local import extract_all
 
     slow = slow_pdf
     quick = tmp_path / "quick.md"  # a text file: done in milliseconds however busy the machine
@@ -128,7 +128,7 @@ def test_a_worker_that_dies_on_a_file_is_reported_and_replaced(tmp_path, slow_pd
     import threading
     import time
 
-    from policymine.pipeline import extract_all
+    from policymine.executors.local import extract_all
 
     slow = slow_pdf  # the biggest file, so the one worker starts on it
 
@@ -149,3 +149,23 @@ def test_a_worker_that_dies_on_a_file_is_reported_and_replaced(tmp_path, slow_pd
     assert str(results[slow]) == f"{slow}: extraction worker crashed (exit code -9)"
     assert results[CORPUS / "01-berlin-solar.pdf"].pages  # the replacement worker did the next file
     assert not multiprocessing.active_children()
+
+
+def test_every_configured_executor_is_registered_and_an_unknown_one_is_a_config_error(tmp_path):
+    from policymine import config, executors
+    from policymine.errors import ConfigError
+
+    assert tuple(executors.EXECUTORS) == config.EXECUTORS
+    settings = settings_for(tmp_path / "ix")
+    object.__setattr__(settings, "executor", "spark")  # past Settings' own check
+    with pytest.raises(ConfigError, match=r"^executor must be one of local, ray, got 'spark'$"):
+        executors.analysed([], settings)
+
+
+def test_largest_first_orders_files_by_size_with_missing_ones_last(tmp_path):
+    from policymine.executors import largest_first
+
+    small, big, missing = tmp_path / "small.md", tmp_path / "big.md", tmp_path / "missing.pdf"
+    small.write_text("a")
+    big.write_text("a" * 100)
+    assert largest_first([missing, small, big]) == [big, small, missing]

@@ -525,7 +525,7 @@ def tag(
       policymine tag ~/plans/ --out tags.jsonl --resume
       policymine tag /shared/plans/ --out tags.jsonl --executor ray
     """
-    from .pipeline import tag_files
+    from .pipeline import TAG_CSV_COLUMNS, tag_files, tagged_paths
 
     if fmt not in ("jsonl", "csv"):
         raise PolicymineError(f"unknown --format {fmt!r}: use jsonl or csv")
@@ -542,9 +542,9 @@ def tag(
         executor=executor,
         ray_address=ray_address,
     )
-    done = _tagged_paths(out_file, fmt) if resume else set()
+    done = tagged_paths(out_file, fmt) if resume else set()
     sink = (
-        open(out_file, "a" if resume else "w", encoding="utf-8", newline="")
+        open(out_file, "a" if resume else "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below, unlike stdout
         if out_file
         else sys.stdout
     )
@@ -552,7 +552,7 @@ def tag(
     try:
         writer = csv.writer(sink) if fmt == "csv" else None
         if writer and not done:
-            writer.writerow(CSV_COLUMNS)
+            writer.writerow(TAG_CSV_COLUMNS)
         with _Bar(quiet) as bar:
             for record in tag_files(paths, settings, progress=bar, done=done, explain=explain):
                 if isinstance(record, PolicymineError):
@@ -588,38 +588,6 @@ def tag(
         )
     if failed:
         raise typer.Exit(1)
-
-
-CSV_COLUMNS = ["doc", "path", "title", "lang", "city", "country", "pages", "topics", "entities"]
-
-
-def _tagged_paths(out_file: Path, fmt: str) -> set[str]:
-    """Paths already in an output file. A line cut short by a crash is dropped from the file."""
-    if not out_file.exists():
-        return set()
-    lines = out_file.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept, done = [], set()
-    if fmt == "csv":
-        rows = list(csv.reader(lines))
-        if rows and rows[0] != CSV_COLUMNS:
-            raise PolicymineError(
-                f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume"
-            )
-        for line, row in zip(lines, rows):
-            if line.endswith("\n") and len(row) == len(CSV_COLUMNS):
-                kept.append(line)
-                done.add(row[1])
-        done.discard("path")
-    else:
-        for line in lines:
-            try:
-                done.add(json.loads(line)["path"])
-                kept.append(line)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    if len(kept) != len(lines):
-        out_file.write_text("".join(kept), encoding="utf-8")
-    return done
 
 
 @app.command()
@@ -774,6 +742,7 @@ def extract(
     doc = run(path, settings)
     passages = segment(doc, settings)
     if fmt == "json":
+        fields = ("page", "page_end", "section", "kind", "char_start", "char_end", "text")
         _print_json(
             {
                 "doc": doc.name,
@@ -781,28 +750,9 @@ def extract(
                 "lang": doc.lang,
                 "year": doc.year,
                 "warnings": doc.warnings,
-                "pages": [
-                    {
-                        "page": p.number,
-                        "label": p.label,
-                        "text": p.text,
-                        "quality": p.quality,
-                        "source": p.source,
-                    }
-                    for p in doc.pages
-                ],
+                "pages": [p.to_dict() for p in doc.pages],
                 "passages": [
-                    {
-                        "id": i,
-                        "page": p.page,
-                        "page_end": p.page_end,
-                        "section": p.section,
-                        "kind": p.kind,
-                        "char_start": p.char_start,
-                        "char_end": p.char_end,
-                        "text": p.text,
-                    }
-                    for i, p in enumerate(passages, start=1)
+                    {"id": i, **p.to_dict(*fields)} for i, p in enumerate(passages, start=1)
                 ],
             }
         )

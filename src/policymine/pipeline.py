@@ -7,41 +7,36 @@ reason and the rest of the batch goes on. Each document is committed on its own,
 vector index is saved every 10 documents and at the end (and repaired from the database
 if a crash intervened). Extraction workers have a per-file time limit and die with the ingest.
 
-`analysed()` is the seam between the heavy stages and the one writer: it turns files into
-analysed documents on the chosen executor (processes on this machine, or Ray: see
-distributed.py), and `ingest` and `tag_files` consume what it yields, in one process.
+`executors.analysed()` is the seam between the heavy stages and the one writer: it turns
+files into analysed documents (analyse.py) on the chosen executor (processes on this
+machine, or Ray: see executors/), and `ingest` and `tag_files` consume what it yields, in
+one process. `tagged_paths` lets `tag --resume` pick up an output file where a run stopped.
 """
 
 from __future__ import annotations
 
-import ctypes
+import csv
 import json
-import multiprocessing
-import os
 import signal
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from . import executors
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, export_query_model, get_embedder, model_spec
 from .errors import ExtractionError, PolicymineError, one_line
-from .extract import extract, sha256_file
+from .extract import sha256_file
 from .index import INDEX_FILE, build, open_index, save_index
 from .practices import DETECTOR_VERSION, document_records, ensure_practices
-from .segment import segment
 from .store import Store, write_lock
-from .tag import Tagger, Taxonomy, load_taxonomy
-from .types import Document, DocumentTags, Passage
+from .tag import load_taxonomy
 
 SAVE_EVERY = 10  # documents between vector index saves
 
@@ -141,174 +136,8 @@ def page_count(path: Path) -> int:
             return len(pdf)
         finally:
             pdf.close()
-    except Exception:  # the real error is reported by extract()
+    except Exception:  # noqa: BLE001 - the real error is reported by extract()
         return 0
-
-
-def _extract_safely(path: Path, settings: Settings) -> Document | ExtractionError:
-    """extract() for a worker process: every failure comes back as an ExtractionError value."""
-    try:
-        return extract(path, settings)
-    except ExtractionError as exc:
-        return exc
-    except Exception as exc:  # a parser bug on an odd file must not stop the batch
-        return ExtractionError(path, f"extraction failed ({type(exc).__name__}: {exc})")
-
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-READY = "ready"  # a worker's first message
-
-
-def _die_with_parent(parent: int) -> None:
-    """End this worker when the ingest that started it ends, even by SIGKILL: on Linux the
-    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG), elsewhere a thread watches the parent."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-        else:
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(1)
-            return
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _extraction_worker(conn, settings: Settings, parent: int) -> None:
-    """A worker process: extract each path received, send back the Document or the error."""
-    _die_with_parent(parent)
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl-C reaches the whole group; the parent acts on it
-    conn.send(READY)  # a file's time limit starts when a worker is up, not while it boots
-    while True:
-        try:
-            path = conn.recv()
-        except (EOFError, OSError):
-            return
-        if path is None:
-            return
-        conn.send(_extract_safely(path, settings))
-
-
-class _Worker:
-    """One extraction process and the file it is working on."""
-
-    def __init__(self, context, settings: Settings):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_extraction_worker, args=(child, settings, os.getpid()), daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.ready = False
-        self.crashed = False
-        self.path: Path | None = None
-        self.deadline = 0.0
-
-    def started(self) -> None:
-        """Note that the process has booted (its first message), or died booting."""
-        try:
-            self.ready = self.conn.recv() == READY
-        except (EOFError, OSError):
-            self.process.join(1)
-        self.crashed = not self.ready
-
-    def give(self, path: Path, timeout: float) -> None:
-        """Start on a file, due within `timeout` seconds."""
-        self.path, self.deadline = path, time.monotonic() + timeout
-        self.conn.send(path)
-
-    def take(self) -> tuple[Path, Document | ExtractionError]:
-        """The finished file and its result (an error if the worker died on it)."""
-        path, self.path = self.path, None
-        try:
-            return path, self.conn.recv()
-        except (EOFError, OSError):
-            self.process.join(1)
-            self.crashed = True
-            return path, ExtractionError(
-                path, f"extraction worker crashed (exit code {self.process.exitcode})"
-            )
-
-    def kill(self) -> None:
-        """Stop the process at once (it holds no state worth saving)."""
-        self.process.kill()
-        self.process.join()
-        self.conn.close()
-
-
-def extract_all(
-    paths: list[Path], settings: Settings
-) -> Iterator[tuple[Path, Document | ExtractionError]]:
-    """Extract files in parallel worker processes, yielding each as it finishes.
-
-    A file that takes longer than `settings.file_timeout` seconds, or that crashes its
-    worker, comes back as an ExtractionError; its worker is replaced and the rest go on.
-    Workers end with this generator, and with the process that runs it, however it ends.
-    """
-    if not paths:
-        return
-    # spawn, not fork: the parent may hold torch threads, which fork does not survive.
-    context = multiprocessing.get_context("spawn")
-    # Biggest files first, so no worker is left with a long file at the end.
-    queue = deque(sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0))
-    workers = [_Worker(context, settings) for _ in range(min(settings.workers, len(paths)))]
-    failed_boots = 0  # in a row: a worker killed while booting is replaced, a broken install is not
-
-    def renew(i: int) -> None:
-        workers[i].kill()
-        workers[i] = _Worker(context, settings)
-
-    try:
-        while True:
-            for worker in workers:
-                if worker.ready and worker.path is None and queue:
-                    worker.give(queue.popleft(), settings.file_timeout)
-            busy = [w for w in workers if w.path is not None]
-            if not busy and not queue:
-                return
-            due = min((w.deadline for w in busy), default=None)
-            wait(
-                [w.conn for w in workers if w.path is not None or not w.ready],
-                timeout=None if due is None else max(0.0, due - time.monotonic()),
-            )
-            for i, worker in enumerate(workers):
-                # poll() now, not wait()'s answer: the consumer may have taken its time since
-                # then, and a result that came meanwhile must not be killed as overdue.
-                if worker.ready and worker.path is None:
-                    continue
-                if not worker.conn.poll():
-                    if worker.path is not None and time.monotonic() >= worker.deadline:
-                        path = worker.path
-                        renew(i)
-                        yield (
-                            path,
-                            ExtractionError(path, f"timed out after {settings.file_timeout:g} s"),
-                        )
-                elif not worker.ready:
-                    worker.started()
-                    failed_boots = failed_boots + 1 if worker.crashed else 0
-                    if failed_boots >= 3:
-                        raise PolicymineError(
-                            f"extraction workers fail to start (exit code {worker.process.exitcode})"
-                        )
-                    if worker.crashed:
-                        renew(i)
-                else:
-                    done = worker.take()
-                    if worker.crashed:
-                        renew(i)
-                    yield done
-    finally:
-        for worker in workers:
-            worker.kill()
 
 
 @contextmanager
@@ -411,7 +240,9 @@ def _index_files(
     # Records document by document in an index that has them all; an older one is backfilled after.
     records_each = store.index_meta().practices == DETECTOR_VERSION
     # The one writer: whichever executor analysed a file, it is stored here, one at a time.
-    for done, item in enumerate(analysed([p for p, _ in todo], settings, taxonomy), start=1):
+    for done, item in enumerate(
+        executors.analysed([p for p, _ in todo], settings, taxonomy), start=1
+    ):
         path = item.path
         if item.error is not None:
             report.files.append(FileResult(str(path), "failed", reason=item.error.reason))
@@ -435,73 +266,6 @@ def _index_files(
             save_index(store, index)
         if progress:
             progress.advance(path, pages[path])
-
-
-@dataclass
-class Analysed:
-    """One file after extract -> segment -> embed -> tag, or the reason it failed."""
-
-    path: Path
-    doc: Document | None = None
-    passages: list[Passage] = field(default_factory=list)
-    vectors: np.ndarray | None = None
-    tags: DocumentTags | None = None
-    error: ExtractionError | None = None
-    explain: list[dict] | None = None  # per passage, when asked for
-
-
-class Analyser:
-    """segment -> embed -> tag for extracted documents, with the models loaded once.
-
-    The local executor runs one in this process; the Ray executor one per worker actor.
-    """
-
-    def __init__(self, settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False):
-        self.settings = settings
-        self.tagger = Tagger(
-            get_embedder(settings.model), settings, taxonomy or load_taxonomy(settings.taxonomy)
-        )
-        self.explain = explain
-
-    def __call__(self, path: Path, doc: Document) -> Analysed:
-        """The analysed document; a failure comes back as a value, so the batch goes on."""
-        try:
-            passages, vectors, tags = _analyse(doc, self.tagger, self.settings)
-            why = (
-                [self.tagger.explain(p.text, v) for p, v in zip(passages, vectors)]
-                if self.explain
-                else None
-            )
-        except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-            return Analysed(
-                path, error=ExtractionError(path, f"analysis failed ({type(exc).__name__}: {exc})")
-            )
-        return Analysed(path, doc, passages, vectors, tags, explain=why)
-
-
-def analysed(
-    paths: list[Path], settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False
-) -> Iterator[Analysed]:
-    """Files through extract -> segment -> embed -> tag on `settings.executor`, each as it finishes.
-
-    Args:
-        paths: the files (every one comes back once, analysed or with its error).
-        settings: executor, model, workers, OCR.
-        taxonomy: the topics to tag with (default: `settings.taxonomy`).
-        explain: also give, per passage, the terms and similarities behind each topic.
-    """
-    if settings.executor == "ray":
-        from .distributed import analysed_on_ray
-
-        yield from analysed_on_ray(paths, settings, taxonomy, explain)
-        return
-    analyser = None  # the models load once the first document is extracted, while workers go on
-    for path, result in extract_all(paths, settings):
-        if isinstance(result, ExtractionError):
-            yield Analysed(path, error=result)
-        else:
-            analyser = analyser or Analyser(settings, taxonomy, explain)
-            yield analyser(path, result)
 
 
 def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -> int:
@@ -530,14 +294,6 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
     return len(ids)
 
 
-def _analyse(doc: Document, tagger: Tagger, settings: Settings):
-    """segment -> embed -> tag for one extracted document: (passages, vectors, document tags)."""
-    passages = segment(doc, settings)
-    vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
-    tagger.tag(passages, vectors, doc.lang)
-    return passages, vectors, tagger.document_tags(doc, passages)
-
-
 def tag_files(
     paths: Iterable[str | Path],
     settings: Settings,
@@ -558,35 +314,46 @@ def tag_files(
     pages = {path: page_count(path) for path in files}
     if progress:
         progress.begin(len(files), sum(pages.values()))
-    for item in analysed(files, settings, explain=explain):
+    for item in executors.analysed(files, settings, explain=explain):
         if progress:
             progress.advance(item.path, pages[item.path])
         if item.error is not None:
             yield item.error
             continue
-        doc, tags = item.doc, item.tags
-        yield {
-            "doc": doc.name,
-            "path": doc.path,
-            "title": doc.title,
-            "lang": doc.lang,
-            "city": tags.city,
-            "country": tags.country,
-            "pages": len(doc.pages),
-            "topics": tags.topics,
-            "entities": [{"text": t, "label": label, "count": c} for t, label, c in tags.entities],
-            "passages": [
-                {
-                    "page": p.page,
-                    "section": p.section,
-                    "text": p.text,
-                    "topics": p.topics,
-                    "entities": [
-                        {"text": e.text, "label": e.label, "norm": e.norm} for e in p.entities
-                    ],
-                    **({"explain": item.explain[i]} if explain else {}),
-                }
-                for i, p in enumerate(item.passages)
-            ],
-            "warnings": doc.warnings,
-        }
+        yield item.to_dict()
+
+
+# The columns of `tag --format csv`, in order.
+TAG_CSV_COLUMNS = ["doc", "path", "title", "lang", "city", "country", "pages", "topics", "entities"]
+
+
+def tagged_paths(out_file: Path, fmt: str) -> set[str]:
+    """Paths already in a `tag` output file (jsonl or csv), for --resume.
+
+    A line cut short by a crash is dropped from the file, so the run can append after it.
+    """
+    if not out_file.exists():
+        return set()
+    lines = out_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept, done = [], set()
+    if fmt == "csv":
+        rows = list(csv.reader(lines))
+        if rows and rows[0] != TAG_CSV_COLUMNS:
+            raise PolicymineError(
+                f"{out_file}: not a policymine tag CSV (its header differs); cannot --resume"
+            )
+        for line, row in zip(lines, rows):
+            if line.endswith("\n") and len(row) == len(TAG_CSV_COLUMNS):
+                kept.append(line)
+                done.add(row[1])
+        done.discard("path")
+    else:
+        for line in lines:
+            try:
+                done.add(json.loads(line)["path"])
+                kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    if len(kept) != len(lines):
+        out_file.write_text("".join(kept), encoding="utf-8")
+    return done

@@ -26,6 +26,16 @@ class Page:
     quality: float = 1.0  # 0 = no text / garbage, 1 = clean prose
     source: str = "text"  # "text": the PDF's text layer | "ocr": read by Tesseract
 
+    def to_dict(self) -> dict:
+        """The page as `extract --format json` writes it (without its blocks)."""
+        return {
+            "page": self.number,
+            "label": self.label,
+            "text": self.text,
+            "quality": self.quality,
+            "source": self.source,
+        }
+
 
 @dataclass
 class Document:
@@ -50,6 +60,10 @@ class Entity:
     norm: str | None = None
     country: str | None = None
 
+    def to_dict(self) -> dict:
+        """The entity as the JSON outputs write it: text, label and canonical form."""
+        return {"text": self.text, "label": self.label, "norm": self.norm}
+
 
 def page_span(page: int, page_end: int | None) -> str:
     """The page or page span to cite: "12" or "12-13"."""
@@ -71,6 +85,13 @@ class Passage:
     id: int | None = None
     topics: dict[str, float] = field(default_factory=dict)
     entities: list[Entity] = field(default_factory=list)
+
+    def to_dict(self, *fields: str) -> dict:
+        """The named fields in that order (all by default), entities as dicts."""
+        data = {name: getattr(self, name) for name in fields or self.__dataclass_fields__}
+        if "entities" in data:
+            data["entities"] = [e.to_dict() for e in self.entities]
+        return data
 
 
 @dataclass

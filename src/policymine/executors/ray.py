@@ -3,7 +3,7 @@
 Ray Data streams the file list through two stages. Extraction runs as function tasks, one
 file per task: pdfplumber is CPU bound and files differ a hundredfold in size, so small
 tasks keep every core busy to the end. segment -> embed -> tag runs in actors that load
-spaCy and the embedding model once (pipeline.Analyser, the same code the local executor
+spaCy and the embedding model once (analyse.Analyser, the same code the local executor
 runs). Each file comes back to the driver as soon as it is done, where pipeline.py's one
 writer stores it; nothing here touches the index. Documents cross process and node
 boundaries pickled into a bytes column, and a failure stays a per-file value.
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
-from .errors import ConfigError, ExtractionError
-from .pipeline import Analysed, Analyser, _extract_safely
-from .tag import Taxonomy, load_taxonomy
+from ..analyse import Analysed, Analyser, extract_safely
+from ..config import Settings
+from ..errors import ConfigError, ExtractionError
+from ..tag import Taxonomy, load_taxonomy
+from .base import largest_first
 
 # Documents per analysis call. The batching that pays (64 passages per embedding call)
 # happens inside a document; more documents per call would only hold results back longer
@@ -55,9 +56,8 @@ def runtime_env() -> dict:
 
     Pass it to your own `ray.init(runtime_env=...)` when you start Ray yourself.
     """
-    import policymine
-
-    return {"py_modules": [str(Path(policymine.__file__).parent)], "env_vars": WORKER_ENV}
+    package = Path(__file__).parent.parent  # policymine/, this file being executors/ray.py
+    return {"py_modules": [str(package)], "env_vars": WORKER_ENV}
 
 
 def _connect(ray, settings: Settings) -> bool:
@@ -89,7 +89,7 @@ def _connect(ray, settings: Settings) -> bool:
 
 def _extract_batch(batch: dict[str, np.ndarray], settings: Settings) -> dict[str, np.ndarray]:
     """Ray Data stage 1: extract each file; the Document (or its ExtractionError) pickled."""
-    results = [pickle.dumps(_extract_safely(Path(p), settings)) for p in batch["path"]]
+    results = [pickle.dumps(extract_safely(Path(p), settings)) for p in batch["path"]]
     return {"path": batch["path"], "result": np.array(results, dtype=object)}
 
 
@@ -112,10 +112,10 @@ class _AnalyseBatch:
         return {"path": batch["path"], "result": np.array(out, dtype=object)}
 
 
-def analysed_on_ray(
+def analysed(
     paths: list[Path], settings: Settings, taxonomy: Taxonomy | None = None, explain: bool = False
 ) -> Iterator[Analysed]:
-    """pipeline.analysed() on Ray: each file's Analysed, streamed back as it finishes.
+    """executors.analysed() on Ray: each file's Analysed, streamed back as it finishes.
 
     The files must be readable at the same path on every node (a shared file system).
     """
@@ -144,10 +144,7 @@ def _run(
     # Workers resolve paths in their own working directory, so they get absolute ones; the
     # writer gets back the paths it was given. Biggest files first, so no task is left with a
     # long file at the end; one block per file.
-    pending = {
-        str(p.resolve()): p
-        for p in sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
-    }
+    pending = {str(p.resolve()): p for p in largest_first(paths)}
     dataset = ray.data.from_items(
         [{"path": sent} for sent in pending], override_num_blocks=len(pending)
     )
