@@ -26,7 +26,6 @@ from importlib import resources
 
 from .config import Settings
 from .errors import PolicymineError
-from .search import to_hit
 from .segment import SENTENCE_END_RE
 from .store import Row, Store
 from .types import Entity, Filters, Practice
@@ -351,7 +350,7 @@ def ensure_practices(store: Store, rebuild: bool = False) -> None:
 
 def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) -> Practice:
     """A Practice from a stored passage row and its stored record."""
-    hit = to_hit(row, rank, rec["score"] if score is None else score)
+    hit = row.to_hit(rank, rec["score"] if score is None else score)
     fields = ("title", "status", "actors", "years", "quantities", "quote", "evidence")
     return Practice(
         hit=hit,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexMismatchError, IndexNotFoundError, NotFoundError
-from .types import Document, DocumentTags, Entity, Filters, Passage
+from .types import Document, DocumentTags, Entity, Filters, Hit, Passage
 
 DB_FILE = "policymine.db"
 
@@ -158,6 +158,25 @@ class Row:
     lang: str
     year: int | None
     topics: dict[str, float]
+
+    def to_hit(self, rank: int, score: float) -> Hit:
+        """This passage as a search hit at `rank` with `score`."""
+        return Hit(
+            rank=rank,
+            passage_id=self.id,
+            doc=self.doc,
+            title=self.title,
+            page=self.page,
+            page_end=self.page_end,
+            text=self.text,
+            score=round(score, 4),
+            topics=list(self.topics),
+            city=self.city,
+            country=self.country,
+            lang=self.lang,
+            section=self.section,
+            year=self.year,
+        )
 
 
 class Store:
