@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from policymine import config
-from policymine.embed import EMBEDDERS
+from policymine.embed import MODELS, ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -22,9 +22,7 @@ needs_real_corpus = pytest.mark.skipif(
     reason=f"real policy PDFs not found at {REAL_CORPUS} (set POLICYMINE_REAL_CORPUS)",
 )
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+config.set_offline()  # the child processes some tests start inherit it
 
 
 class FakeEmbedder:
@@ -43,7 +41,7 @@ class FakeEmbedder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-EMBEDDERS["fake"] = FakeEmbedder
+MODELS["fake"] = ModelSpec(FakeEmbedder.name, FakeEmbedder.dim, FakeEmbedder)
 
 
 @pytest.fixture(autouse=True)
@@ -130,14 +128,14 @@ _FAKE_CLI = """
 import os, sys, time
 sys.path.insert(0, {tests!r})
 import conftest
-from policymine.embed import EMBEDDERS
+from policymine.embed import MODELS, ModelSpec
 
 class SlowFake(conftest.FakeEmbedder):
     def embed_batch(self, texts):
         time.sleep(float(os.environ.get("POLICYMINE_TEST_EMBED_DELAY", "0")))
         return super().embed_batch(texts)
 
-EMBEDDERS["fake"] = SlowFake
+MODELS["fake"] = ModelSpec(SlowFake.name, SlowFake.dim, SlowFake)
 from policymine.cli import app
 app()
 """

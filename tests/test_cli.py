@@ -519,7 +519,7 @@ def test_eval_tags_reports_per_topic_scores(tmp_path):
 def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
     import shutil
 
-    from policymine.embed import EMBEDDERS
+    from policymine.embed import MODELS, ModelSpec
 
     class Other:
         name, dim = "other", 8
@@ -531,7 +531,7 @@ def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
             v[:, 0] += [len(t) for t in texts]
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    monkeypatch.setitem(EMBEDDERS, "other", Other)
+    monkeypatch.setitem(MODELS, "other", ModelSpec(Other.name, Other.dim, Other))
     copy = tmp_path / "copy"
     shutil.copytree(ix, copy)
     before = json.loads(run("info", "--index-dir", copy, "--json").stdout)

@@ -82,23 +82,25 @@ def test_a_write_by_another_process_sends_queries_back_to_sql(tmp_path):
     settings = settings_for(tmp_path / "ix")
     ingest([CORPUS / "01-berlin-solar.pdf"], settings)
     with Searcher(settings) as searcher:
-        searcher.keywords = KeywordIndex(settings.index_dir)
+        searcher.resources.keywords = KeywordIndex(settings.index_dir)
         try:
             assert (
-                searcher.keywords.search(["participatory"], 10) == []
+                searcher.resources.keywords.search(["participatory"], 10) == []
             )  # not a word of the Berlin brief
             ingest([CORPUS / "06-boston-participatory-budgeting.pdf"], settings)
-            assert searcher.keywords.search(["participatory"], 10) is None  # stale: SQL answers
+            assert (
+                searcher.resources.keywords.search(["participatory"], 10) is None
+            )  # stale: SQL answers
             hits = searcher.search("participatory budget", k=3, mode="keyword")
             assert hits and hits[0].doc == "06-boston-participatory-budgeting.pdf"
         finally:
-            searcher.keywords.close()
+            searcher.resources.keywords.close()
 
 
 def test_searcher_hits_are_the_same_with_postings_in_memory(fake_index):
     settings = settings_for(fake_index)
     with Searcher(settings) as sql, Searcher(settings) as memory:
-        memory.keywords = KeywordIndex(fake_index)
+        memory.resources.keywords = KeywordIndex(fake_index)
         try:
             for query in QUERIES[:10] + EXTRA:
                 for mode in ("hybrid", "keyword"):
@@ -106,4 +108,4 @@ def test_searcher_hits_are_the_same_with_postings_in_memory(fake_index):
                         query, k=10, mode=mode
                     ), (query, mode)
         finally:
-            memory.keywords.close()
+            memory.resources.keywords.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policymine.config import set_offline
 from policymine.numpy_bert import NumpyBert, erf, gelu, minilm_dir
 
 # The real model ships in a registry package; the hub must never be asked.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+set_offline()
 
 HEAVY = ("torch", "transformers", "sentence_transformers", "spacy", "scipy")
 
@@ -44,10 +43,10 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """The transformer exported to ONNX as ingest exports it."""
-    from policymine.embed import MiniLM
+    from policymine.embed import MiniLM, export_onnx
 
     path = tmp_path_factory.mktemp("onnx") / "query-model.onnx"
-    assert MiniLM().export_query_model(path) is None
+    assert export_onnx(MiniLM(), path) is None
     return path
 
 
@@ -126,10 +125,10 @@ def test_batching_and_order_do_not_change_vectors(model):
 
 @pytest.mark.slow
 def test_a_failed_export_leaves_no_file(tmp_path):
-    from policymine.embed import MiniLM
+    from policymine.embed import MiniLM, export_onnx
 
     path = tmp_path / "missing-folder" / "query-model.onnx"
-    reason = MiniLM().export_query_model(path)
+    reason = export_onnx(MiniLM(), path)
     assert reason and not path.exists() and not path.with_name(path.name + ".tmp").exists()
 
 

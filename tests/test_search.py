@@ -159,7 +159,7 @@ def test_fragments_are_left_out_of_the_dense_list_only(fake_index, monkeypatch):
         search_module, "MIN_DENSE_WORDS", 45
     )  # the briefs' passages have 40 words or more
     with Searcher(settings_for(fake_index)) as searcher:
-        fragments = set(searcher.fragments.tolist())
+        fragments = set(searcher.resources.fragments.tolist())
         short = searcher.store.rows(sorted(fragments))
         assert short and all(len(r.text.split()) < 45 for r in short.values())
         text = next(iter(short.values())).text

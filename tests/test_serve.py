@@ -158,7 +158,7 @@ def test_serve_picks_up_an_ingest_without_a_restart(tmp_path, monkeypatch):
         deadline = time.monotonic() + 30  # an ingest's quiet spells may bring earlier reloads too
         while service.handle("/health", {})["passages"] == before and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.1)  # the siblings get it right after the first searcher
+        time.sleep(0.1)  # the reload is counted just after the new index is in place
         health = service.handle("/health", {})
         assert service.reloads >= 1 and health["reload_error"] is None
         assert health["passages"] > before and health["keyword_postings"] == "memory"

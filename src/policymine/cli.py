@@ -32,9 +32,11 @@ from .types import Filters
 
 
 class _Group(TyperGroup):
-    """Turns every PolicymineError into one line on stderr and exit code 1: no tracebacks."""
+    """The CLI's entry point: sets the offline environment before any command runs, and turns
+    every PolicymineError into one line on stderr and exit code 1: no tracebacks."""
 
     def invoke(self, ctx):
+        config.set_offline()
         try:
             return super().invoke(ctx)
         except PolicymineError as exc:

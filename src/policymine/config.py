@@ -16,6 +16,23 @@ CONFIG_FILE = "policymine.toml"
 ENV_PREFIX = "POLICYMINE_"
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
 EXECUTORS = ("local", "ray")
+# The model weights ship inside registry packages: the Hugging Face hub must never be asked, and
+# the tokenizers' own threads must not meet the worker processes forked after them.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def set_offline() -> None:
+    """Put OFFLINE_ENV into this process's environment, where the user has not set them.
+
+    Call it before transformers or huggingface_hub is imported (they read it at import): the CLI
+    does so first thing, and `embed.get_embedder` for library use without the CLI.
+    """
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass(frozen=True)
@@ -23,7 +40,7 @@ class Settings:
     """Everything the library needs to know; stages receive this, never the environment."""
 
     index_dir: Path = Path("indexes")
-    model: str = "minilm"  # embedder registry name (see embed.EMBEDDERS)
+    model: str = "minilm"  # embedding model registry name (see embed.MODELS)
     taxonomy: Path | None = None  # None: the taxonomy shipped in the package
     batch_size: int = 64
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .clean import STOPWORDS
 from .config import Settings
 from .errors import PolicymineError
 from .practices import INSTRUMENT_LABELS, backfill_practices, normalise, to_practice
-from .search import STOPWORDS, Searcher
+from .search import Searcher
 from .types import Filters, Practice
 
 CANDIDATES = (
@@ -42,8 +43,8 @@ CLUSTER_SIMILARITY = 0.42  # average cosine similarity at which two clusters of 
 NEAR_DUPLICATE = 0.92  # a practice this similar to one already chosen repeats it
 UNKNOWN_CITY = "Other or unknown place"
 SINGLES = "further practices (no close match elsewhere)"
-# Words too general to label a cluster, beyond search.STOPWORDS.
-LABEL_STOPWORDS = frozenset(
+# Words too general to label a cluster: the function words and these.
+LABEL_STOPWORDS = STOPWORDS | frozenset(
     [
         "also",
         "bereits",
@@ -299,11 +300,7 @@ def _cluster(practices: list[Practice], vectors: np.ndarray) -> list[Cluster]:
 
 
 def _words(text: str) -> list[str]:
-    return [
-        w
-        for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower())
-        if w not in STOPWORDS and w not in LABEL_STOPWORDS
-    ]
+    return [w for w in re.findall(r"[^\W\d_][\w-]{3,}", text.lower()) if w not in LABEL_STOPWORDS]
 
 
 def _distinctive_terms(groups: list[list[Practice]], n: int = 5) -> list[list[str]]:

@@ -29,7 +29,6 @@ from pathlib import Path
 from .clean import YEAR_RE
 from .config import Settings
 from .errors import PolicymineError
-from .search import to_hit
 from .segment import SENTENCE_END_RE
 from .store import Row, Store, write_lock
 from .types import Document, Entity, Filters, Passage, Practice
@@ -377,7 +376,7 @@ def backfill_practices(index_dir: Path, rebuild: bool = False) -> None:
 
 def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) -> Practice:
     """A Practice from a stored passage row and its stored record."""
-    hit = to_hit(row, rank, rec["score"] if score is None else score)
+    hit = row.to_hit(rank, rec["score"] if score is None else score)
     fields = ("title", "status", "actors", "years", "quantities", "quote", "evidence")
     return Practice(
         hit=hit,

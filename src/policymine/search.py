@@ -24,9 +24,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .clean import STOPWORDS
 from .config import Settings
 from .embed import Embedder, get_query_embedder, model_spec
 from .errors import PolicymineError
@@ -34,6 +36,9 @@ from .index import VectorIndex, open_index
 from .keyword import KeywordIndex
 from .store import Row, Store
 from .types import Filters, Hit
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 MODES = ("hybrid", "dense", "keyword")
 POOL = 100  # candidates taken from each ranked list before fusion and the per-document cap
@@ -44,18 +49,6 @@ MMR_LAMBDA = 0.7  # `similar`: relevance vs. novelty; 1.0 would be plain nearest
 # embedding of a five-word line matches a short query better than any paragraph does, so
 # they topped searches while never answering one. Keyword search still finds them.
 MIN_DENSE_WORDS = 15
-
-# Function words dropped from keyword queries, English and German: an OR query over "the"
-# would match every passage.
-STOPWORDS = frozenset(
-    """a about above after all also an and any are as at be been being both but by can could did do does
-    doing for from had has have having how if in into is it its may might more most must no not of on
-    or other our out over own shall should so some such than that the their them then there these they
-    this those through to too under up very was we were what when where which while who whom why will
-    with would you your cities city der die das den dem des ein eine einer eines einem einen und oder
-    aber auch als am an auf aus bei bis durch für gegen im in ist mit nach nicht noch nur ob so sowie
-    über um unter vom von vor wie wird werden wurde zu zum zur sich sind sein es""".split()
-)
 
 
 @dataclass
@@ -81,93 +74,143 @@ def fts_query(terms: list[str]) -> str:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
-class Searcher:
-    """An open index (database, vectors, query model) that answers queries. Use as a context manager."""
+class SearchResources:
+    """What the searchers of one index share, read-only once loaded: the vector index, the ids of
+    fragments, the query model and, warm, the keyword postings in memory.
 
-    def __init__(self, settings: Settings, warm: bool = False):
-        """Open the index in `settings.index_dir`.
+    A one-off search builds its own, which loads each part on first use through its searcher's
+    connection: a keyword search never opens the vector index, `similar` and topic digests never
+    load the query model. `serve` loads one warm (`load`), hands it to each of its searchers,
+    and `reload`s it after an ingest.
+    """
+
+    def __init__(self, settings: Settings, warm: bool = False, store: Store | None = None):
+        """Nothing is loaded yet.
 
         Args:
-            settings: index folder, model, per-document cap, fusion.
+            settings: index folder and model.
             warm: for a process that answers many queries (`serve`): the keyword postings in
                 memory (keyword.py; ~3 s at 100k passages) and the query model in onnxruntime
                 (0.4 s). Each query then takes milliseconds less, which a one-off search from
                 the shell would not win back.
+            store: the connection that loads the vector index on first use (a one-off
+                searcher's own); None: a connection of its own, opened for the load.
         """
         self.settings = settings
         self.warm = warm
-        self.store = Store(settings.index_dir, follow=warm)
+        self.dim = model_spec(settings.model)[1]
         self.keywords: KeywordIndex | None = None
+        self._store = store
+        self._vectors: tuple[VectorIndex, np.ndarray] | None = None
+
+    @classmethod
+    def load(cls, settings: Settings, warm: bool = True) -> SearchResources:
+        """All of them loaded now, so that no query waits for a load."""
+        resources = cls(settings, warm)
+        resources.reload()
+        resources.embedder.embed_batch(["warm up"])
+        return resources
+
+    def reload(self) -> None:
+        """Load the vector index, fragment ids and (warm) keyword postings again, after another
+        process (an ingest) has written to the index.
+
+        A search running meanwhile finishes on the old ones, which are left to the garbage
+        collector rather than closed under it.
+        """
+        # An own connection: open_index's read transaction must not wrap the queries that other
+        # threads run on their searchers' connections meanwhile.
+        with Store(self.settings.index_dir) as store:
+            store.index_meta().check_compatible(
+                self.settings.index_dir, model=model_spec(self.settings.model)
+            )
+            vectors = self._read_vectors(store)
+        keywords = KeywordIndex(self.settings.index_dir) if self.warm else None
+        self._vectors, self.keywords = vectors, keywords
+
+    @property
+    def vectors(self) -> tuple[VectorIndex, np.ndarray]:
+        """The vector index and the ids of the passages left out of the dense list (under
+        MIN_DENSE_WORDS words), loaded on first use; one pair, even while a reload swaps them."""
+        vectors = self._vectors
+        if vectors is None:
+            if self._store is None:
+                self.reload()
+            else:
+                self._vectors = self._read_vectors(self._store)
+            vectors = self._vectors
+        assert vectors is not None  # for the type checker: one branch loaded them
+        return vectors
+
+    def _read_vectors(self, store: Store) -> tuple[VectorIndex, np.ndarray]:
+        return open_index(store, self.dim), store.fragment_ids(MIN_DENSE_WORDS)
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index (see `vectors`)."""
+        return self.vectors[0]
+
+    @property
+    def fragments(self) -> np.ndarray:
+        """Ids of the passages left out of the dense list (see `vectors`)."""
+        return self.vectors[1]
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The query model, loaded on first use."""
+        return get_query_embedder(self.settings.model, self.settings.index_dir, self.warm)
+
+    def close(self) -> None:
+        """Close the keyword postings' connection."""
+        if self.keywords:
+            self.keywords.close()
+
+
+class Searcher:
+    """An open index (database, vectors, query model) that answers queries. Use as a context manager."""
+
+    def __init__(self, settings: Settings, resources: SearchResources | None = None):
+        """Open the index in `settings.index_dir`.
+
+        Args:
+            settings: index folder, model, per-document cap, fusion.
+            resources: the vector index, query model and keyword postings, shared with other
+                searchers and owned by the caller (`serve`); None: this searcher's own, each
+                loaded when first needed.
+        """
+        self.settings = settings
+        # serve's searchers live on and must see what an ingest commits later
+        self.store = Store(settings.index_dir, follow=resources is not None)
         try:
-            name, self.dim = model_spec(settings.model)
-            self.store.index_meta().check_compatible(settings.index_dir, model=(name, self.dim))
-            if warm:
-                self.keywords = KeywordIndex(settings.index_dir)
+            self.store.index_meta().check_compatible(
+                settings.index_dir, model=model_spec(settings.model)
+            )
         except PolicymineError:
             self.store.close()
             raise
+        self._owns_resources = resources is None
+        if resources is None:
+            resources = SearchResources(settings, store=self.store)
+        self.resources = resources
 
-    def __enter__(self) -> Searcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database, and the resources if they are this searcher's own."""
         if "_background" in self.__dict__:
             self._background.shutdown()
-        if self.warm and self.keywords:  # siblings share it; the warm one owns it
-            self.keywords.close()
+        if self._owns_resources:
+            self.resources.close()
         self.store.close()
-
-    def sibling(self) -> Searcher:
-        """Another Searcher on the same index for another thread: its own database connection,
-        this one's vector index, keyword postings and query model (read-only, safe to share)."""
-        other = Searcher(self.settings)
-        self.share_with(other)
-        return other
-
-    def share_with(self, other: Searcher) -> None:
-        """Give a sibling this searcher's vector index, keyword postings and query model."""
-        for name in ("index", "fragments", "embedder"):
-            other.__dict__[name] = getattr(self, name)
-        other.keywords = self.keywords
-
-    def reload(self) -> None:
-        """Load the vector index, fragment ids and keyword postings again, after another
-        process (an ingest) has written to the index; then share_with() the siblings.
-
-        A search running meanwhile finishes on the old ones, which are left to the garbage
-        collector rather than closed under it.
-        """
-        keywords = KeywordIndex(self.settings.index_dir) if self.keywords else None
-        # An own connection: open_index's read transaction must not wrap the queries that other
-        # threads run on this searcher's connection meanwhile.
-        with Store(self.settings.index_dir) as store:
-            index, fragments = open_index(store, self.dim), store.fragment_ids(MIN_DENSE_WORDS)
-        self.__dict__.update(index=index, fragments=fragments)
-        self.keywords = keywords
 
     @cached_property
     def _background(self) -> ThreadPoolExecutor:
         """The thread that runs the keyword list alongside the dense one."""
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword")
-
-    @cached_property
-    def index(self) -> VectorIndex:
-        """The vector index, opened on first use: keyword searches never need it."""
-        return open_index(self.store, self.dim)
-
-    @cached_property
-    def fragments(self) -> np.ndarray:
-        """Ids of the passages left out of the dense list (under MIN_DENSE_WORDS words)."""
-        return self.store.fragment_ids(MIN_DENSE_WORDS)
-
-    @cached_property
-    def embedder(self) -> Embedder:
-        """The query model, loaded on first use: `similar` and topic digests never need it."""
-        return get_query_embedder(self.settings.model, self.settings.index_dir, self.warm)
 
     @property
     def topics(self) -> list[str]:
@@ -188,7 +231,7 @@ class Searcher:
         self,
         query: str,
         k: int = 10,
-        filters: Filters = Filters(),
+        filters: Filters | None = None,
         mode: str = "hybrid",
         explain: bool = False,
         per_doc: int | None = None,
@@ -198,7 +241,7 @@ class Searcher:
         Args:
             query: what to look for, in plain words.
             k: how many hits.
-            filters: topic, city, country, document, language and year restrictions.
+            filters: topic, city, country, document, language and year restrictions (None: none).
             mode: "hybrid", "dense" or "keyword".
             explain: attach to each hit why it matched (`Hit.explain`).
             per_doc: at most this many hits from one document (default: `settings.per_doc`).
@@ -212,6 +255,7 @@ class Searcher:
             )
         if mode not in MODES:
             raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        filters = filters or Filters()
         self.check_topic(filters.topic)
         terms = query_terms(query)
         if mode == "keyword" and not terms:
@@ -220,20 +264,22 @@ class Searcher:
             )
         pool = max(POOL, 4 * k)
         vector = None
-        allowed = self.store.filter_ids(filters) if mode != "keyword" or self.keywords else None
+        keywords = self.resources.keywords
+        allowed = self.store.filter_ids(filters) if mode != "keyword" or keywords else None
         while True:  # widen the pool until k hits survive the per-document cap, or nothing is left
             # The keyword list runs in a second thread while this one embeds the query and asks
             # FAISS: SQLite and numpy both release the GIL, so hybrid costs the slower list only.
             keyword_list = (
-                self._background.submit(self._keyword, terms, pool, filters, allowed)
+                self._background.submit(self._keyword, keywords, terms, pool, filters, allowed)
                 if mode != "dense" and terms
                 else None
             )
             dense = []
             if mode != "keyword":
                 if vector is None:
-                    vector = self.embedder.embed_batch([query])[0]
-                dense = self.index.search(vector, pool, allowed, self.fragments)
+                    vector = self.resources.embedder.embed_batch([query])[0]
+                index, fragments = self.resources.vectors
+                dense = index.search(vector, pool, allowed, fragments)
             keyword = keyword_list.result() if keyword_list else []
             ranked = self._fuse(dense, keyword, mode)
             hits = self._capped(ranked, k, per_doc or self.settings.per_doc)
@@ -245,10 +291,15 @@ class Searcher:
         return hits
 
     def _keyword(
-        self, terms: list[str], limit: int, filters: Filters, allowed: list[int] | None
+        self,
+        keywords: KeywordIndex | None,
+        terms: list[str],
+        limit: int,
+        filters: Filters,
+        allowed: list[int] | None,
     ) -> list[tuple[int, float]]:
         """The keyword list: from the postings in memory when loaded and able, else by SQL."""
-        hits = self.keywords.search(terms, limit, allowed) if self.keywords else None
+        hits = keywords.search(terms, limit, allowed) if keywords else None
         return hits if hits is not None else self.store.keyword(fts_query(terms), limit, filters)
 
     def _fuse(
@@ -288,7 +339,7 @@ class Searcher:
                 if row is None or per_doc.get(row.doc, 0) >= cap:
                     continue
                 per_doc[row.doc] = per_doc.get(row.doc, 0) + 1
-                hits.append(to_hit(row, rank=len(hits) + 1, score=c.score))
+                hits.append(row.to_hit(rank=len(hits) + 1, score=c.score))
                 if len(hits) == k:
                     return hits
         return hits
@@ -339,7 +390,7 @@ class Searcher:
         passage_id: int | None = None,
         text: str | None = None,
         k: int = 10,
-        filters: Filters = Filters(),
+        filters: Filters | None = None,
         per_doc: int | None = None,
     ) -> list[Hit]:
         """Comparable passages from other documents (and other cities), diversified with MMR.
@@ -353,6 +404,7 @@ class Searcher:
         """
         if (passage_id is None) == (text is None or not text.strip()):
             raise PolicymineError("give a passage id or --text, not both")
+        filters = filters or Filters()
         self.check_topic(filters.topic)
         city = None
         if passage_id is not None:
@@ -360,10 +412,11 @@ class Searcher:
             filters = replace(filters, exclude_doc=doc)
             vector = self.store.vectors([passage_id])[1][0]
         else:
-            vector = self.embedder.embed_batch([text])[0]
+            vector = self.resources.embedder.embed_batch([text])[0]
         allowed = self.store.filter_ids(filters)
         pool = max(POOL, 4 * k)
-        scored = self.index.search(vector, pool, allowed, self.fragments)
+        index, fragments = self.resources.vectors
+        scored = index.search(vector, pool, allowed, fragments)
         rows = self.store.rows([pid for pid, _ in scored])
         if city:  # "what did other cities do": the source's own city only when nothing else is left
             others = [(pid, s) for pid, s in scored if rows[pid].city != city]
@@ -398,36 +451,16 @@ class Searcher:
             per_doc[doc] = per_doc.get(doc, 0) + 1
             chosen.append(best)
         return [
-            to_hit(rows[int(ids[i])], rank=r, score=float(relevance[i]))
+            rows[int(ids[i])].to_hit(rank=r, score=float(relevance[i]))
             for r, i in enumerate(chosen, start=1)
         ]
-
-
-def to_hit(row: Row, rank: int, score: float) -> Hit:
-    """A search hit from a stored passage row."""
-    return Hit(
-        rank=rank,
-        passage_id=row.id,
-        doc=row.doc,
-        title=row.title,
-        page=row.page,
-        page_end=row.page_end,
-        text=row.text,
-        score=round(score, 4),
-        topics=list(row.topics),
-        city=row.city,
-        country=row.country,
-        lang=row.lang,
-        section=row.section,
-        year=row.year,
-    )
 
 
 def search(
     query: str,
     settings: Settings,
     k: int = 10,
-    filters: Filters = Filters(),
+    filters: Filters | None = None,
     mode: str = "hybrid",
     explain: bool = False,
 ) -> list[Hit]:
@@ -440,7 +473,7 @@ def similar(
     passage_id: int | None,
     settings: Settings,
     k: int = 10,
-    filters: Filters = Filters(),
+    filters: Filters | None = None,
     text: str | None = None,
 ) -> list[Hit]:
     """Passages from other documents like passage `passage_id` (or like `text`); see `Searcher.similar`."""

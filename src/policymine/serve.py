@@ -1,6 +1,6 @@
 """A small HTTP JSON API over one open index, for tools that search all day.
 
-`policymine serve` opens the index and the query model once, warm (search.Searcher: the
+`policymine serve` opens the index and the query model once, warm (search.SearchResources: the
 keyword postings in memory, the query model in onnxruntime; a few seconds per 100k passages);
 each request then costs only the search itself (milliseconds instead of a process start).
 When another process (an ingest) writes to the index, the keyword list answers from SQLite
@@ -16,7 +16,8 @@ Answers are JSON: {"hits": [...], "took_ms": 3.1}, or {"error": "..."} with stat
 (a bad or unknown parameter) or 404 (unknown passage or endpoint). Every parameter is checked
 before any search runs. It listens on 127.0.0.1 by default. Requests are answered by a
 thread each; a pool of `threads` searchers (each with its own SQLite connection, all sharing
-the one vector index and query model) bounds how many search at once, the rest queue.
+the one SearchResources: vector index, query model, keyword postings) bounds how many search at
+once, the rest queue.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
 from .errors import NotFoundError, PolicymineError
-from .search import Searcher
+from .search import Searcher, SearchResources
 from .store import Store
 from .types import Filters
 
@@ -106,13 +107,10 @@ class Service:
 
     def __init__(self, settings: Settings, threads: int = THREADS):
         self.settings = settings
-        first = Searcher(settings, warm=True)
-        first.embedder.embed_batch(
-            ["warm up"]
-        )  # load the query model and index before the first request
-        _ = first.index, first.fragments  # loaded now, not by the first request
-        self.query_model = getattr(first.embedder, "backend", settings.model)
-        self._searchers = [first, *(first.sibling() for _ in range(threads - 1))]
+        # Loaded now, not by the first request; shared by the searchers, reloaded after ingests.
+        self.resources = SearchResources.load(settings, warm=True)
+        self.query_model = getattr(self.resources.embedder, "backend", settings.model)
+        self._searchers = [Searcher(settings, self.resources) for _ in range(threads)]
         self._idle: queue.SimpleQueue[Searcher] = queue.SimpleQueue()
         for searcher in self._searchers:
             self._idle.put(searcher)
@@ -127,12 +125,14 @@ class Service:
         self._watcher.join()
         for searcher in self._searchers:
             searcher.close()
+        self.resources.close()
 
     def _watch(self) -> None:
         """Reload the vector index and keyword postings once an ingest into the index has
         written and then been quiet for RELOAD_QUIET_S: not after every document it commits."""
-        first = self._searchers[0]
-        with Store(self.settings.index_dir, follow=True) as watch:  # its data_version moves with every commit
+        with Store(
+            self.settings.index_dir, follow=True
+        ) as watch:  # its data_version moves with every commit
             last, quiet_since = watch.data_version(), time.monotonic()
             while not self._stop.wait(RELOAD_POLL_S):
                 version = watch.data_version()
@@ -140,18 +140,16 @@ class Service:
                     last, quiet_since = version, time.monotonic()
                 elif (
                     time.monotonic() - quiet_since >= RELOAD_QUIET_S
-                    and not first.keywords.current()
+                    and not self.resources.keywords.current()
                 ):
                     try:
-                        first.reload()
+                        self.resources.reload()
                     except Exception as exc:  # noqa: BLE001 - keep serving what was loaded; retry when quiet again
                         self.reload_error, quiet_since = (
                             f"{type(exc).__name__}: {exc}",
                             time.monotonic(),
                         )
                         continue
-                    for sibling in self._searchers[1:]:
-                        first.share_with(sibling)
                     self.reloads, self.reload_error = self.reloads + 1, None
 
     @contextmanager
@@ -173,12 +171,12 @@ class Service:
                 return {
                     "status": "ok",
                     "index_dir": str(self.settings.index_dir),
-                    "passages": len(searcher.index),
+                    "passages": len(self.resources.index),
                     "query_model": self.query_model,  # "numpy" for an index without the ONNX export
                     "reloads": self.reloads,  # after ingests into the index while serving
                     "reload_error": self.reload_error,
                     # "sqlite" once another process has written to the index since serve started
-                    "keyword_postings": "memory" if searcher.keywords.current() else "sqlite",
+                    "keyword_postings": "memory" if self.resources.keywords.current() else "sqlite",
                 }
             if path == "/search":
                 explain = str(params.get("explain", "0")).lower() in ("1", "true", "yes")

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import numpy as np
 
 from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NotFoundError
-from .types import Document, DocumentTags, Entity, Filters, Passage
+from .types import Document, DocumentTags, Entity, Filters, Hit, Passage
 
 DB_FILE = "policymine.db"
 
@@ -264,6 +264,25 @@ class Row:
     lang: str
     year: int | None
     topics: dict[str, float]
+
+    def to_hit(self, rank: int, score: float) -> Hit:
+        """This passage as a search hit at `rank` with `score`."""
+        return Hit(
+            rank=rank,
+            passage_id=self.id,
+            doc=self.doc,
+            title=self.title,
+            page=self.page,
+            page_end=self.page_end,
+            text=self.text,
+            score=round(score, 4),
+            topics=list(self.topics),
+            city=self.city,
+            country=self.country,
+            lang=self.lang,
+            section=self.section,
+            year=self.year,
+        )
 
 
 class Store:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analyse import Analysed, Analyser, extract_safely
-from ..config import Settings
+from ..config import OFFLINE_ENV, Settings
 from ..errors import ConfigError, ExtractionError
 from ..tag import Taxonomy, load_taxonomy
 from .base import largest_first
@@ -38,7 +38,7 @@ CPUS_PER_ANALYSER = 2
 # from fusing extraction into the actors, which would leave extraction to the few actors.
 ANALYSER_MEMORY = 1 << 30
 # The worker processes need the same code as the driver, and must never reach for the hub.
-WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+WORKER_ENV = OFFLINE_ENV
 
 
 def _ray():
