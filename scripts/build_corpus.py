@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import itertools
 import re
 import sys
 from dataclasses import dataclass
@@ -247,7 +248,7 @@ def soft_hyphenate(text: str) -> str:
     def soften(match: re.Match) -> str:
         word = match.group()
         cuts = [0, *syllable_breaks(word), len(word)]
-        return SHY.join(word[a:b] for a, b in zip(cuts, cuts[1:]))
+        return SHY.join(word[a:b] for a, b in itertools.pairwise(cuts))
 
     return LONG_WORD.sub(soften, text)
 

@@ -34,6 +34,7 @@ def _importtime(*args):
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "policymine", *args],
         capture_output=True,
+        check=False,
         text=True,
         env=env,
         timeout=300,

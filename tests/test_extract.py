@@ -142,12 +142,18 @@ def test_extraction_matches_golden_file(name, request):
 
 
 PROSE = [
-    "Paragraph one explains that the city will fund heat pumps and insulation for tenants in older buildings, "
-    "starting with the districts where energy costs weigh most on household budgets this winter.",
-    "Paragraph two describes how residents were consulted: three public workshops, an online survey and a "
-    "neighbourhood advisory council that reviewed the draft before the council vote in spring.",
-    "Paragraph three reports results so far, with about four hundred homes retrofitted, bills down by a fifth "
-    "on average and a waiting list that shows the programme should be expanded next year.",
+    (
+        "Paragraph one explains that the city will fund heat pumps and insulation for tenants in older buildings, "
+        "starting with the districts where energy costs weigh most on household budgets this winter."
+    ),
+    (
+        "Paragraph two describes how residents were consulted: three public workshops, an online survey and a "
+        "neighbourhood advisory council that reviewed the draft before the council vote in spring."
+    ),
+    (
+        "Paragraph three reports results so far, with about four hundred homes retrofitted, bills down by a fifth "
+        "on average and a waiting list that shows the programme should be expanded next year."
+    ),
 ]
 
 

@@ -100,7 +100,7 @@ def test_model_mismatch_is_a_clear_error(tmp_path):
 
 def test_keyword_index_follows_passages_through_replace_and_delete(tmp_path):
     with Store(tmp_path, create=True) as store:
-        _, first = store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
+        store.replace_document(_doc(), TAGS, _passages(3), _vectors(3))
         assert [i for i, _ in store.keyword('"passage"', 10, Filters())] != []
         _, second = store.replace_document(_doc(sha="b" * 64), TAGS, _passages(2), _vectors(2))
         assert sorted(i for i, _ in store.keyword('"passage"', 10, Filters())) == second

@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -29,6 +29,9 @@ from typer.core import TyperGroup
 from . import config
 from .errors import PolicymineError
 from .types import Filters
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 class _Group(TyperGroup):
@@ -165,7 +168,7 @@ class _Bar:
         self.files = 0
         self.total_files = 0
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> Self:
         self.progress.start()
         return self
 

@@ -180,7 +180,7 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
                 page.close()  # pdfplumber caches every layout object per page otherwise
     except ExtractionError:
         raise
-    except Exception as exc:  # pdfminer raises a zoo of types for broken files
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises a zoo of types for broken files
         raise _open_error(path, exc) from None
     if not raw_pages:
         raise ExtractionError(path, "PDF has no pages")
@@ -231,7 +231,7 @@ def _page_labels(path: Path, n_pages: int) -> list[str | None]:
             labels = [pdf.get_page_label(i) or None for i in range(min(n_pages, len(pdf)))]
         finally:
             pdf.close()
-    except Exception:  # a malformed label tree costs the labels, not the document
+    except Exception:  # noqa: BLE001 - a malformed label tree costs the labels, not the document
         return [None] * n_pages
     # A label equal to the physical number adds nothing.
     labels = [None if lab == str(i + 1) else lab for i, lab in enumerate(labels)]
