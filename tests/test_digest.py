@@ -4,9 +4,9 @@ import re
 import pytest
 from conftest import REAL_CORPUS, needs_real_corpus, settings_for
 
+from policymine.clean import comparable
 from policymine.digest import build_digest, render_html, render_markdown, write_digest
 from policymine.errors import PolicymineError
-from policymine.practices import normalise
 from policymine.store import Store
 
 
@@ -15,7 +15,9 @@ def assert_quotes_on_their_pages(digest, index_dir):
     with Store(index_dir) as store:
         for p in digest.practices:
             page = store.page_text(p.hit.doc, p.quote_page)
-            assert page is not None and normalise(p.quote.removesuffix(" …")) in normalise(page), (
+            assert page is not None and comparable(p.quote.removesuffix(" …")) in comparable(
+                page
+            ), (
                 p.citation,
                 p.quote,
             )

@@ -2,6 +2,7 @@ import sqlite3
 
 from conftest import ROOT, settings_for
 
+from policymine.clean import comparable
 from policymine.evaluate import evaluate_practices
 from policymine.practices import (
     DETECTOR_VERSION,
@@ -9,7 +10,6 @@ from policymine.practices import (
     detect,
     instrument_of,
     list_practices,
-    normalise,
     record,
     status_of,
 )
@@ -44,7 +44,7 @@ def test_detector_separates_practice_from_context():
 
 
 def test_record_fields_carry_evidence_and_never_invent():
-    page = normalise(f"Heading\n{PRACTICE}\nFootnote")
+    page = comparable(f"Heading\n{PRACTICE}\nFootnote")
     rec = record(
         7,
         PRACTICE,
@@ -63,9 +63,9 @@ def test_record_fields_carry_evidence_and_never_invent():
         all(q in PRACTICE for q in rec.evidence["quantities"])
         and rec.evidence["status"] in PRACTICE
     )
-    assert normalise(rec.quote) in page
+    assert comparable(rec.quote) in page
     bare = "The City will require cool roofs on all new municipal buildings and the programme starts soon enough for us."
-    rec = record(8, bare, None, [], {1: normalise(bare)}, 1, score=0.9)
+    rec = record(8, bare, None, [], {1: comparable(bare)}, 1, score=0.9)
     assert (
         rec
         and rec.years == []
@@ -105,7 +105,7 @@ def test_every_stored_quote_is_on_its_page(fake_index):
                 "SELECT d.name FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?",
                 (rec["passage_id"],),
             ).fetchone()[0]
-            assert normalise(rec["quote"].removesuffix(" …")) in normalise(
+            assert comparable(rec["quote"].removesuffix(" …")) in comparable(
                 store.page_text(doc, rec["page"])
             )
 

@@ -139,6 +139,12 @@ def normalize(text: str) -> str:
     return text
 
 
+def comparable(text: str) -> str:
+    """Text as quotes are compared with pages: whitespace collapsed, a line-end hyphen joined
+    as the extractor joins it (not `normalize`, which repairs glyphs)."""
+    return " ".join(re.sub(r"(?<=[a-zäöüß])-\s+(?=[a-zäöüß])", "", text).split())
+
+
 _DOUBLED_INITIAL_RE = re.compile(r"\b([A-ZÄÖÜ])\1 (?=[A-ZÄÖÜ]{2,}\b)")
 
 

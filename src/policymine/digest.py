@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean import STOPWORDS
+from .clean import STOPWORDS, comparable
 from .config import Settings
 from .errors import PolicymineError
-from .practices import INSTRUMENT_LABELS, backfill_practices, normalise, to_practice
+from .practices import INSTRUMENT_LABELS, backfill_practices, to_practice
 from .search import Searcher
 from .types import Filters, Practice
 
@@ -231,7 +231,7 @@ def _select(
     seen_quotes: set[str] = set()
     for p in scored:
         v = vectors.get(p.hit.passage_id)
-        key = normalise(p.quote).lower()
+        key = comparable(p.quote).lower()
         if (
             v is None
             or per_doc[p.hit.doc] >= PER_DOC

@@ -26,10 +26,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .clean import YEAR_RE
+from .clean import SENTENCE_END_RE, YEAR_RE, comparable
 from .config import Settings
 from .errors import PolicymineError
-from .segment import SENTENCE_END_RE
 from .store import Row, Store, write_lock
 from .types import Document, Entity, Filters, Passage, Practice
 
@@ -323,7 +322,7 @@ def record(
 def document_records(doc: Document, passages: Sequence[Passage]) -> list[tuple[int, dict]]:
     """The practice records of an analysed document before it is stored: (the passage's
     position in `passages`, its record); the store fills in the passage id it assigns."""
-    pages = {page.number: normalise(page.text) for page in doc.pages}
+    pages = {page.number: comparable(page.text) for page in doc.pages}
     found = (
         (i, record(0, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page))
         for i, p in enumerate(passages)
@@ -335,7 +334,7 @@ def document_records(doc: Document, passages: Sequence[Passage]) -> list[tuple[i
 def practice_records(store: Store, doc_id: int) -> list[dict]:
     """The practice records of one stored document (see `record`)."""
     passages, entities, raw_pages = store.document_passages(doc_id)
-    pages = {number: normalise(text) for number, text in raw_pages.items()}
+    pages = {number: comparable(text) for number, text in raw_pages.items()}
     records = (
         record(pid, text, section, entities.get(pid, []), pages, page, page_end)
         for pid, text, section, page, page_end in passages
@@ -405,11 +404,6 @@ def list_practices(
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 
-def normalise(text: str) -> str:
-    """Text compared for quote checks: whitespace collapsed, a line-end hyphen joined as the extractor joins it."""
-    return " ".join(re.sub(r"(?<=[a-zäöüß])-\s+(?=[a-zäöüß])", "", text).split())
-
-
 def _quote(text: str, pages: dict[int, str], page: int, page_end: int) -> tuple[str, int]:
     """The passage's best one to three sentences that stand on one page, and that page."""
     sentences = [
@@ -428,7 +422,7 @@ def _quote(text: str, pages: dict[int, str], page: int, page_end: int) -> tuple[
             quote = " ".join(sentences[i : i + width])
             if len(quote.split()) > 70 and width > 1:
                 continue
-            found = next((p for p, t in targets.items() if normalise(quote) in t), None)
+            found = next((p for p, t in targets.items() if comparable(quote) in t), None)
             if found is not None:
                 return _trim(quote), found
     return "", page
