@@ -127,7 +127,7 @@ def test_a_document_and_its_records_are_stored_together(tmp_path, monkeypatch):
     settings = settings_for(tmp_path / "ix")
     ingest([CORPUS / "01-berlin-solar.pdf"], settings)
 
-    def broken(doc, passages):
+    def broken(*args):
         raise RuntimeError("detector crashed")
 
     monkeypatch.setattr(pipeline, "document_records", broken)

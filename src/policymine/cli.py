@@ -815,15 +815,38 @@ def eval_tags(
     model: Model = None,
     taxonomy: Taxonomy = None,
     config_file: ConfigFile = None,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines",
+            help="The learned classifiers beside the previous scorer, a keyword rule and the"
+            " majority class, over all rows and per language (default taxonomy).",
+        ),
+    ] = False,
     json_: Json = False,
 ) -> None:
     """Per-topic precision, recall and F1 of topic tagging, and macro-F1.
 
-    Example: policymine eval tags eval/topics.jsonl --split test
+    Examples:
+      policymine eval tags eval/passages.jsonl --split test
+      policymine eval tags eval/passages.jsonl --split test --baselines
     """
-    from .evaluate import evaluate_tags
+    from .evaluate import compare_tags, evaluate_tags
 
     settings = config.load(config_file, model=model, taxonomy=taxonomy, topic_threshold=threshold)
+    if baselines:
+        results = compare_tags(labelled, split, settings.model)
+        if json_:
+            _print_json([{"system": s, "lang": lang, **r.to_dict()} for s, lang, r in results])
+            return
+        topics = [t.topic for t in results[0][2].topics]
+        out.print(f"{labelled} · split {split} · F1 per topic")
+        out.print(f"| system | lang | rows | macro-F1 | {' | '.join(topics)} |")
+        out.print("|---|---|---|---|" + "---|" * len(topics))
+        for system, lang, r in results:
+            cells = " | ".join(f"{t.f1:.2f}" if t.support else "–" for t in r.topics)
+            out.print(f"| {system} | {lang} | {r.rows} | {r.macro_f1:.3f} | {cells} |")
+        return
     report = evaluate_tags(labelled, settings, split)
     if json_:
         _print_json(report.to_dict())
@@ -911,36 +934,39 @@ def eval_practices(
     labelled: Annotated[
         Path,
         typer.Argument(
-            help='JSONL rows with "text", "is_practice", "instrument", "status" (and "split").'
+            help='JSONL rows with "text", "is_practice", "instrument", "status", "lang", "split".'
         ),
-    ] = Path("eval/practices.jsonl"),
+    ] = Path("eval/passages.jsonl"),
     split: Annotated[
         str, typer.Option("--split", help="Which rows: test (held out), dev (for tuning) or all.")
     ] = "test",
+    model: Model = None,
     json_: Json = False,
 ) -> None:
-    """Precision and recall of the practice detector; instrument and status accuracy on the true practices.
+    """The learned practice detector beside the keyword rule and the majority class, in one run:
+    precision, recall, F1 of "is a practice"; instrument and status accuracy on the true
+    practices; over all rows and per language.
 
-    Example: policymine eval practices eval/practices.jsonl --split test
+    Example: policymine eval practices eval/passages.jsonl --split test
     """
-    from .evaluate import evaluate_practices
+    from .evaluate import compare_practices
 
-    report = evaluate_practices(labelled, split)
+    results = compare_practices(labelled, split, model or DEFAULTS.model)
     if json_:
-        _print_json(report.to_dict())
+        _print_json([{"system": s, "lang": lang, **r.to_dict()} for s, lang, r in results])
         return
-    d = report.to_dict()
+    out.print(f"{labelled} · split {split}")
     out.print(
-        f"{report.rows} passages · split {split} · {report.gold} practices · threshold {report.threshold}"
+        "| system | lang | passages | practices | precision | recall | F1 | instrument acc. | status acc. |"
     )
-    out.print(
-        f"precision {d['precision']:.3f} · recall {d['recall']:.3f} · F1 {d['f1']:.3f}"
-        f" ({report.true_positives} of {report.predicted} detected are practices)"
-    )
-    out.print(
-        f"instrument accuracy {d['instrument_accuracy']:.3f} · status accuracy {d['status_accuracy']:.3f}"
-        f" (a status stated for {report.status_stated} of {report.gold}) on the true practices"
-    )
+    out.print("|---|---|---|---|---|---|---|---|---|")
+    for system, lang, report in results:
+        d = report.to_dict()
+        out.print(
+            f"| {system} | {lang} | {report.rows} | {report.gold} | {d['precision']:.3f} |"
+            f" {d['recall']:.3f} | {d['f1']:.3f} | {d['instrument_accuracy']:.3f} |"
+            f" {d['status_accuracy']:.3f} |"
+        )
 
 
 @eval_app.command("places")

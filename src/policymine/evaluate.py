@@ -9,6 +9,7 @@ assigned topics with the gold ones. Rows of other splits are left out, so the he
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,61 @@ def evaluate_tags(path: Path, settings: Settings, split: str = "test") -> TagRep
     return score_tags(rows, tagger, scores, split)
 
 
+def _tag_report(rows: list[dict], topics: list[str], predicted: list[set], split: str) -> TagReport:
+    """Per-topic precision, recall and F1 of predicted topic sets against the gold topics."""
+    report = TagReport(rows=len(rows), split=split, threshold=0.0)
+    for topic in topics:
+        gold = [topic in r["topics"] for r in rows]
+        pred = [topic in p for p in predicted]
+        report.topics.append(
+            TopicScore(topic, sum(gold), sum(pred), sum(g and q for g, q in zip(gold, pred)))
+        )
+    return report
+
+
+def compare_tags(
+    path: Path, split: str = "test", model: str = "minilm"
+) -> list[tuple[str, str, TagReport]]:
+    """(system, language, report) for the default taxonomy's topics in one run on the same rows:
+    the learned classifiers of `model`, the term-and-similarity scorer (the previous tagger),
+    a keyword rule (a topic when one of its terms occurs) and the majority class per topic
+    (of the train split); over all rows, then per language."""
+    rows = load_labelled(path, split)
+    train = load_labelled(path, "train")
+    tagger = Tagger(get_embedder(model), Settings(model=model))
+    if tagger.learned is None:
+        raise PolicymineError(f"no learned topic classifier ships for model {model!r}")
+    texts = [r["text"] for r in rows]
+    vectors = embed(texts, tagger.embedder)
+    learned = np.vstack(
+        [
+            tagger.topic_scores([r["text"]], vectors[i : i + 1], r.get("doc", ""))
+            for i, r in enumerate(rows)
+        ]
+    )
+    blended = tagger.term_scores(texts, vectors)
+    fixed = np.full(len(tagger.topic_ids), tagger.settings.topic_threshold)
+    topics = tagger.topic_ids
+    majority = {t for t in topics if 2 * sum(t in r["topics"] for r in train) > len(train)}
+    systems = {
+        f"learned ({model})": [set(tagger.labels(row)) for row in learned],
+        "terms and similarity (previous)": [set(tagger.labels(row, fixed)) for row in blended],
+        "keyword rule (any term)": [
+            {t for t, n in zip(topics, tagger.terms.counts(text)) if n} for text in texts
+        ],
+        "majority class": [majority] * len(rows),
+    }
+    out = []
+    for lang in ["all", *sorted({r.get("lang", "en") for r in rows})]:
+        keep = [i for i, r in enumerate(rows) if lang == "all" or r.get("lang", "en") == lang]
+        for name, predicted in systems.items():
+            report = _tag_report(
+                [rows[i] for i in keep], topics, [predicted[i] for i in keep], split
+            )
+            out.append((name, lang, report))
+    return out
+
+
 @dataclass
 class PracticeReport:
     """Precision and recall of the practice detector; instrument and status accuracy on the true practices."""
@@ -188,25 +244,91 @@ class PracticeReport:
         }
 
 
-def evaluate_practices(path: Path, split: str = "test") -> PracticeReport:
-    """Score the practice detector on labelled passages (eval/practices.jsonl): no model runs."""
-    from .practices import MIN_PRACTICE_SCORE, detect, instrument_of, status_of
-
-    rows = load_labelled(path, split, needs=("is_practice", bool))
-    predicted = [detect(r["text"]) >= MIN_PRACTICE_SCORE for r in rows]
-    gold = [r for r in rows if r["is_practice"]]
-    statuses = [status_of(r["text"])[0] for r in gold]
+def _practice_report(
+    rows: list[dict], split: str, threshold: float, verdicts: list
+) -> PracticeReport:
+    """A PracticeReport of one system's verdicts (is_practice, instrument, status) on rows."""
+    gold = [(r, v) for r, v in zip(rows, verdicts) if r["is_practice"]]
     return PracticeReport(
         rows=len(rows),
         split=split,
-        threshold=MIN_PRACTICE_SCORE,
-        true_positives=sum(p and r["is_practice"] for p, r in zip(predicted, rows)),
-        predicted=sum(predicted),
+        threshold=threshold,
+        true_positives=sum(v[0] and r["is_practice"] for r, v in zip(rows, verdicts)),
+        predicted=sum(bool(v[0]) for v in verdicts),
         gold=len(gold),
-        instrument_correct=sum(instrument_of(r["text"])[0] == r["instrument"] for r in gold),
-        status_correct=sum(s == r["status"] for s, r in zip(statuses, gold)),
-        status_stated=sum(s is not None for s in statuses),
+        instrument_correct=sum(v[1] == r["instrument"] for r, v in gold),
+        status_correct=sum(v[2] == r["status"] for r, v in gold),
+        status_stated=sum(v[2] is not None for _, v in gold),
     )
+
+
+def evaluate_practices(path: Path, split: str = "test") -> PracticeReport:
+    """Score the transparent cue detector (the keyword rule) on labelled passages: no model runs."""
+    from .practices import MIN_PRACTICE_SCORE, detect, instrument_of, status_of
+
+    rows = load_labelled(path, split, needs=("is_practice", bool))
+    verdicts = [
+        (
+            detect(r["text"]) >= MIN_PRACTICE_SCORE,
+            instrument_of(r["text"])[0],
+            status_of(r["text"])[0],
+        )
+        for r in rows
+    ]
+    return _practice_report(rows, split, MIN_PRACTICE_SCORE, verdicts)
+
+
+def compare_practices(
+    path: Path, split: str = "test", model: str = "minilm"
+) -> list[tuple[str, str, PracticeReport]]:
+    """(system, language, report) for the learned detector of `model`, the keyword rule and the
+    majority class (of the train split), in one run on the same rows: all, then per language."""
+    from .embed import embed, get_embedder
+    from .practices import MIN_PRACTICE_SCORE, detect, instrument_of, judge, status_of
+
+    rows = load_labelled(path, split, needs=("is_practice", bool))
+    train = load_labelled(path, "train", needs=("is_practice", bool))
+    if not rows:
+        raise PolicymineError(f"{path}: no rows in split {split!r}")
+    vectors = embed([r["text"] for r in rows], get_embedder(model))
+    # the document's name is a feature (a draft plan, a code, a report): judged row by row
+    learned = [
+        judge([r["text"]], vectors[i : i + 1], r.get("doc", ""), model)[0]
+        for i, r in enumerate(rows)
+    ]
+    if not learned or learned[0].how != "classifier":
+        raise PolicymineError(f"no learned practice classifier ships for model {model!r}")
+    majority = (
+        Counter(r["is_practice"] for r in train).most_common(1)[0][0] if train else True,
+        _most_common(r.get("instrument") for r in train if r["is_practice"]),
+        _most_common(r.get("status") for r in train if r["is_practice"]),
+    )
+    systems = {
+        f"learned ({model})": [(v.is_practice, v.instrument, v.status) for v in learned],
+        "keyword rule (cues)": [
+            (
+                detect(r["text"]) >= MIN_PRACTICE_SCORE,
+                instrument_of(r["text"])[0],
+                status_of(r["text"])[0],
+            )
+            for r in rows
+        ],
+        "majority class": [majority] * len(rows),
+    }
+    out = []
+    for lang in ["all", *sorted({r.get("lang", "en") for r in rows})]:
+        keep = [i for i, r in enumerate(rows) if lang == "all" or r.get("lang", "en") == lang]
+        for name, verdicts in systems.items():
+            report = _practice_report(
+                [rows[i] for i in keep], split, MIN_PRACTICE_SCORE, [verdicts[i] for i in keep]
+            )
+            out.append((name, lang, report))
+    return out
+
+
+def _most_common(values) -> str | None:
+    found = Counter(v for v in values if v)
+    return found.most_common(1)[0][0] if found else None
 
 
 @dataclass

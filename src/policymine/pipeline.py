@@ -34,7 +34,7 @@ from .embed import embed, export_query_model, get_embedder, model_spec
 from .errors import ExtractionError, PolicymineError, one_line
 from .extract import sha256_file
 from .index import INDEX_FILE, build, open_index, save_index
-from .practices import DETECTOR_VERSION, document_records, ensure_practices
+from .practices import detector_version, document_records, ensure_practices
 from .store import Store, write_lock
 from .tag import load_taxonomy
 
@@ -196,7 +196,7 @@ def ingest(
             store, dim, save=True
         )  # repaired, if a crash left it behind the database
         if not store.documents():  # a new index: practice records are written document by document
-            store.set_meta(practices=DETECTOR_VERSION)
+            store.set_meta(practices=detector_version(name))
         if prune:
             for doc in store.documents():
                 if not Path(doc.path).exists():
@@ -238,7 +238,7 @@ def _index_files(
         model=name, dim=dim, taxonomy=taxonomy.key, topics=json.dumps(list(taxonomy.topics))
     )
     # Records document by document in an index that has them all; an older one is backfilled after.
-    records_each = store.index_meta().practices == DETECTOR_VERSION
+    records_each = store.index_meta().practices == detector_version(name)
     # The one writer: whichever executor analysed a file, it is stored here, one at a time.
     for done, item in enumerate(
         executors.analysed([p for p, _ in todo], settings, taxonomy), start=1
@@ -249,7 +249,11 @@ def _index_files(
         else:
             try:
                 # practice records in the document's own transaction: a kill cannot leave it without them
-                practices = document_records(item.doc, item.passages) if records_each else ()
+                practices = (
+                    document_records(item.doc, item.passages, item.vectors, name)
+                    if records_each
+                    else ()
+                )
                 removed, ids = store.replace_document(
                     item.doc, item.tags, item.passages, item.vectors, practices
                 )

@@ -26,28 +26,26 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
+from . import classify
 from .clean import SENTENCE_END_RE, YEAR_RE, comparable
 from .config import Settings
+from .cues import (
+    CUES,
+    INSTRUMENTS,
+    features,
+    instrument_matches,
+    instrument_of,
+    passage_features,
+    status_of,
+    word_at,
+)
 from .errors import PolicymineError
 from .store import Row, Store, write_lock
+from .tag import TermMatcher, load_taxonomy
 from .types import Document, Entity, Filters, Passage, Practice
 
-# The eight instrument types of issue 6, with English and German cues. Order breaks ties.
-INSTRUMENTS: dict[str, str] = {
-    "regulation": r"ordinance|by-?laws?|regulations?\b|regulat(e|es|ing)\b|mandat(e|ory|es)|requir(e|es|ed|ing|ement)s?\b|prohibit|\bbans?\b"
-    r"|zoning|building code|\bcodes?\b|standards?\b|\blaws?\b|pflicht|satzung|verordnung|gesetz|vorschrift|festsetzung|bebauungsplan|verbot|vorgaben?",
-    "funding_incentive": r"subsid|grants?\b|rebates?|incentives?|tax credit|voucher|\bloans?\b|\bfund(s|ed|ing)?\b|financ|förder|zuschu|prämie|finanzier",
-    "programme_service": r"program|pilot|service|scheme|initiative|projekt|angebot|car ?shar|bike ?shar|shuttle|hotline|carsharing",
-    "infrastructure_investment": r"install|\bbuil[dt]|construct|retrofit|infrastructure|invest|renovat|upgrad|charging|stations?\b|plant(ed|ing)? \w* ?trees"
-    r"|network|\bbau|saniert|sanierung|ausbau|errichte|netz|anlagen?\b|investi|umbau|neubau",
-    "partnership": r"partner|collaborat|cooperat|coalition|alliance|agreements? with|memorand|kooperation|zusammenarbeit|bündnis|netzwerk|vereinbarung",
-    "participation_process": r"participat|consultation|residents? (vote|decide)|public (meeting|hearing|comment)|engagement|advisory (panel|board|committee)"
-    r"|assembl|\bjury|beteiligung|bürgerrat|bürgerhaushalt|bürgerforum|mitwirk|dialog",
-    "information_education": r"campaign|awareness|educat|outreach|inform(ation|ing)? |training|workshop|advice|advis(e|ing|ory service)|brochure|website"
-    r"|exhibition|kampagne|öffentlichkeitsarbeit|beratung|broschüre|informations|schulung|bildung|veranstaltung|flyer|vortr",
-    "target_plan": r"targets?\b|goals?\b|strateg|\bplan\b|roadmap|inventor|monitor|net[- ]zero|climate[- ]neutral|baseline|ziel|konzept|klimaneutral"
-    r"|bilanz|leitbild",
-}
 INSTRUMENT_LABELS = {
     "regulation": "regulation",
     "funding_incentive": "funding or incentive",
@@ -58,92 +56,72 @@ INSTRUMENT_LABELS = {
     "information_education": "information or education",
     "target_plan": "target or plan",
 }
-# Matched against lower-cased text: about twice as fast as IGNORECASE over these alternations.
-_INSTRUMENT_RES = {name: re.compile(rx.lower()) for name, rx in INSTRUMENTS.items()}
-# A cue of a specific instrument (an ordinance, a jury) says more than one of a broad one (a
-# plan, a project, building): weights set by hand on the dev split.
-_INSTRUMENT_WEIGHT = {
-    "regulation": 1.6,
-    "participation_process": 1.6,
-    "information_education": 1.4,
-    "partnership": 1.3,
-    "funding_incentive": 1.2,
-    "programme_service": 0.8,
-    "infrastructure_investment": 0.8,
-    "target_plan": 0.7,
-}
+MIN_PRACTICE_SCORE = 0.5  # the cue detector's threshold; a learned one carries its own
+DETECTOR_VERSION = "1"  # the cue detector's; bump when cues or weights change (records rebuilt)
 
-STATUSES: dict[str, str] = {
-    "adopted": r"\b(adopted|approved|passed|enacted|ratified|in force|took effect|signed|beschlossen|verabschiedet|in kraft)\b",
-    "implemented": r"\b(launched|introduced|installed|built|completed|opened|established|created|started|began|funded|has been|have been"
-    r"|was (set up|rolled out)|since (19|20)\d\d|in operation|eingeführt|umgesetzt|gestartet|eingerichtet|durchgeführt|realisiert"
-    r"|eröffnet|errichtet|fortlaufend|wurden?|seit (19|20)\d\d)\b",
-    "planned": r"\b(will|plans? to|planned|propos(e|ed|es)|intends?|aims? to|shall|to be|by (19|20)\d\d|develop|establish|soll(en)?|geplant"
-    r"|vorgesehen|künftig|zukünftig|mittelfristig|langfristig|kurzfristig|wird .{0,60} werden)\b",
-}
-_STATUS_RES = {name: re.compile(rx, re.IGNORECASE) for name, rx in STATUSES.items()}
 
-_ACTOR = (
-    r"(the )?(city|council|county|municipality|metro|mayor|department|administration|government|agency|authority|utility|we|our"
-    r"|stadt|gemeinde|kommune|landeshauptstadt|verwaltung|stadtwerke|rat|bezirk|wir|region)"
-)
-_VERB = (
-    r"(will|shall|has|have|had|is|are|was|were|would)?\s*(now\s+)?(launch|introduc|adopt|establish|creat|implement|install|pilot|began|begin|start"
-    r"|set up|pass|fund|buil[dt]|requir|offer|provid|expand|retrofit|convert|support|develop|partner|work|invest|plant|subsidi|promot|encourag"
-    r"|coordinat|conduct|update|prohibit|ban|run|operat|organi[sz]|host|hold|held|financ|award|grant|train|publish|commit|prepar|replac|upgrad)"
-)
-_GERMAN_ACTION = (
-    r"(eingeführt|beschlossen|gestartet|umgesetzt|eingerichtet|gefördert|gebaut|saniert|eröffnet|eingesetzt|erarbeitet|durchgeführt"
-    r"|erstellt|angeboten|unterstützt|realisiert|ausgebaut|errichtet|fördert|unterstützt|bietet|richtet|plant|baut|saniert|setzt|startet)"
-)
-_IMPERATIVE = (
-    r"(develop|establish|create|implement|provide|support|expand|install|promote|encourage|coordinate|require|adopt|update|conduct"
-    r"|partner|work with|continue|explore|investigate|identify|increase|reduce|ensure|launch|offer|pursue|prepare|review|amend|build|fund"
-    r"|incentivi[sz]e|plant|replace|upgrade|retrofit|consider|evaluate|undertake|engage|educate|integrate|prioriti[sz]e|advocate|seek)"
-)
-CUES: dict[str, re.Pattern] = {
-    "actor_action": re.compile(rf"\b{_ACTOR}\b[^.;:]{{0,60}}?\b{_VERB}\w*", re.IGNORECASE),
-    "named_actor_action": re.compile(
-        r"\b[A-ZÄÖÜ][\w-]+\b[^.;:]{0,30}?\b(launched|introduced|adopted|established|funds|funded|installed"
-        r"|built|created|requires|required|offers|provides|runs|opened|fördert|bietet|hat|haben)\b"
-    ),
-    "german_action": re.compile(rf"\b{_GERMAN_ACTION}\b", re.IGNORECASE),
-    "imperative": re.compile(
-        rf"(^|\n|[•▪\-–]\s*|\b\d+(\.\d+)*\.?\s+|\b[A-Z][\w-]*-\d+(\.\d+)?:\s*)\s*{_IMPERATIVE}\b"
-    ),
-    "action_item": re.compile(
-        r"\b(action|measure|maßnahme|strategy|policy|massnahme)\s*[A-Z]*[- ]?\d+(\.\d+)*\b|^\s*\d+(\.\d+){1,}\s",
-        re.IGNORECASE | re.MULTILINE,
-    ),
-    "future": re.compile(r"\b(will|shall|soll(en)?|wird|werden)\b", re.IGNORECASE),
-    "past_action": re.compile(
-        r"\b(launched|introduced|adopted|established|installed|built|completed|opened|created|started|began|piloted|eingeführt|gestartet|umgesetzt|eingerichtet|durchgeführt)\b",
-        re.IGNORECASE,
-    ),
-    "quantity": re.compile(
-        r"\d[\d.,]*\s?(%|percent|per cent|prozent|households|homes|units|tonnes|tons|t\s?co2|kwh|mwh|mw|kw|km|residents|buildings|trees|euro|€|\$|dollars|wohnungen)",
-        re.IGNORECASE,
-    ),
-    "statistic": re.compile(
-        r"\b(accounts? for|accounted|compared (to|with)|per capita|increased by|decreased by|rose|fell|is expected|are expected|estimated|projected|liegt bei|lag bei|betr[äa]gt|betrug|anteil|prognose|stieg|sank)\b",
-        re.IGNORECASE,
-    ),
-    "hedge": re.compile(
-        r"\b(we assume|assum|could|might|may|should|would|consider|recommend|können|könnte|sollte|empfehl|in general|generally|typically|often)\b",
-        re.IGNORECASE,
-    ),
-    "reference": re.compile(
-        r"(et al\.|\(\d{4}\)|\bdirective\b|\bsee (also )?(section|chapter|table|figure)|https?://|www\.|\bvgl\.|\bquelle\b|\babbildung\b|\bfigure \d|\btable \d)",
-        re.IGNORECASE,
-    ),
-    "definition": re.compile(
-        r"\b(is defined as|refers to|means|definition|bezeichnet|versteht man|ist definiert)\b",
-        re.IGNORECASE,
-    ),
-    "number": re.compile(r"\d"),
-}
-MIN_PRACTICE_SCORE = 0.5
-DETECTOR_VERSION = "1"  # bump when cues or weights change: stored practices are then rebuilt
+def detector_version(model: str) -> str:
+    """The version of the detector an index of this embedding model gets: the learned
+    classifiers' weights digest where they ship for the model, else the cue detector's."""
+    learned = classify.load(model)
+    return f"2-{learned.version}" if learned else DETECTOR_VERSION
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the detector says of one passage."""
+
+    score: float  # how likely it is a practice (calibrated when learned)
+    is_practice: bool
+    instrument: str | None
+    status: str | None
+    how: str  # "classifier" or "cues"
+
+
+@cache
+def _terms() -> TermMatcher:
+    return TermMatcher(load_taxonomy())
+
+
+def judge(
+    texts: Sequence[str], vectors: np.ndarray | None, document: str, model: str
+) -> list[Verdict]:
+    """Practice, instrument and status of each passage: by the learned classifiers when they
+    ship for `model` and the vectors are given, else by the transparent cues.
+
+    Args:
+        texts: the passages.
+        vectors: their embeddings under `model` (rows in the order of `texts`), or None.
+        document: the document's file name and title (a draft plan, a code, a report).
+        model: the embedding model's registry name.
+    """
+    learned = classify.load(model) if vectors is not None and len(texts) else None
+    if learned is None or np.asarray(vectors).shape[1] != learned.dense_dim:
+        out = []
+        for text in texts:
+            score = detect(text)
+            out.append(
+                Verdict(
+                    score,
+                    score >= MIN_PRACTICE_SCORE,
+                    instrument_of(text)[0],
+                    status_of(text)[0],
+                    "cues",
+                )
+            )
+        return out
+    feats = [passage_features(t, document, _terms().counts(t)) for t in texts]
+    x = learned.matrix(vectors, feats)
+    practice = learned.predict("practice", x)[:, 0]
+    threshold = float(learned.heads["practice"].thresholds[0])
+    instruments = learned.heads["instrument"].classes
+    statuses = learned.heads["status"].classes
+    inst = learned.predict("instrument", x).argmax(axis=1)
+    stat = learned.predict("status", x).argmax(axis=1)
+    return [
+        Verdict(float(p), bool(p >= threshold), instruments[i], statuses[j], "classifier")
+        for p, i, j in zip(practice, inst, stat)
+    ]
 
 
 @cache
@@ -153,28 +131,6 @@ def _weights() -> dict:
     return json.loads(path.read_text("utf-8"))
 
 
-def features(text: str, section: str | None = None) -> dict[str, float]:
-    """The cue features of a passage: counts squashed to 0..1, and length-normalised densities."""
-    words = max(len(text.split()), 1)
-    feats = {
-        name: 1.0 - 0.5 ** len(rx.findall(text)) for name, rx in CUES.items() if name != "number"
-    }
-    feats["instrument"] = min(1.0, sum(map(len, _instrument_matches(text).values())) / 3)
-    feats["number_density"] = min(1.0, 10 * len(CUES["number"].findall(text)) / words)
-    feats["short"] = 1.0 if words < 30 else 0.0
-    feats["section_action"] = (
-        1.0
-        if section
-        and re.search(
-            r"\b(action|measure|maßnahme|programm|program|initiative|projekt)",
-            section,
-            re.IGNORECASE,
-        )
-        else 0.0
-    )
-    return feats
-
-
 def detect(text: str, section: str | None = None) -> float:
     """How clearly a passage describes a concrete practice: a probability-like 0..1 score."""
     w = _weights()
@@ -182,34 +138,6 @@ def detect(text: str, section: str | None = None) -> float:
         w["coef"].get(name, 0.0) * value for name, value in features(text, section).items()
     )
     return 1.0 / (1.0 + math.exp(-z))
-
-
-def _instrument_matches(text: str) -> dict[str, list[re.Match]]:
-    lower = text.lower()
-    return {name: list(rx.finditer(lower)) for name, rx in _INSTRUMENT_RES.items()}
-
-
-def instrument_of(text: str) -> tuple[str | None, str | None]:
-    """(instrument type, the matched words) by the most (weighted) cue matches; (None, None) when nothing matches."""
-    best, weight, evidence = None, 0.0, None
-    for name, found in _instrument_matches(text).items():
-        if found and len(found) * _INSTRUMENT_WEIGHT[name] > weight:
-            best, weight, evidence = name, len(found) * _INSTRUMENT_WEIGHT[name], found[0]
-    if evidence is None:
-        return None, None
-    source = (
-        text if len(text) == len(text.lower()) else text.lower()
-    )  # offsets hold unless lower() changed the length
-    return best, _word_at(source, evidence.start(), evidence.end())
-
-
-def status_of(text: str) -> tuple[str | None, str | None]:
-    """(planned | adopted | implemented, the status words) as the text states it; adopted wins over the rest."""
-    for name in ("adopted", "implemented", "planned"):
-        m = _STATUS_RES[name].search(text)
-        if m:
-            return name, m.group(0)
-    return None, None
 
 
 _QUANTITY_RE = re.compile(
@@ -260,6 +188,7 @@ def record(
     page: int,
     page_end: int | None = None,
     score: float | None = None,
+    verdict: Verdict | None = None,
 ) -> Record | None:
     """The practice record of a passage, or None when it is no practice or no quote sits on one page.
 
@@ -267,18 +196,25 @@ def record(
         passage_id: the stored passage.
         text, section: its text and section heading.
         entities: its stored entities (ORG, GPE, ...).
-        pages: page number -> extracted page text passed through `normalise`, at least for `page`..`page_end`.
+        pages: page number -> extracted page text passed through `comparable`, at least for `page`..`page_end`.
         page, page_end: the passage's page span.
-        score: the detector score, when already known.
+        score: the cue detector's score, when already known.
+        verdict: the detector's verdict (see `judge`); by default the cue detector's.
     """
-    score = detect(text, section) if score is None else score
-    if score < MIN_PRACTICE_SCORE:
+    if verdict is None:
+        score = detect(text, section) if score is None else score
+        verdict = Verdict(
+            score, score >= MIN_PRACTICE_SCORE, instrument_of(text)[0], status_of(text)[0], "cues"
+        )
+    if not verdict.is_practice:
         return None
+    score = verdict.score
     quote, quote_page = _quote(text, pages, page, page_end or page)
     if not quote:
         return None
-    instrument, instrument_words = instrument_of(text)
-    status, status_words = status_of(text)
+    instrument, status = verdict.instrument, verdict.status
+    instrument_words = _evidence(text, instrument_matches(text).get(instrument or "", []))
+    status_words = status_of(text)[1] if status_of(text)[0] == status else None
     years = sorted({int(y) for y in YEAR_RE.findall(text)})
     quantities = _unique(
         m.group(0).strip()
@@ -319,25 +255,47 @@ def record(
     )
 
 
-def document_records(doc: Document, passages: Sequence[Passage]) -> list[tuple[int, dict]]:
+def document_records(
+    doc: Document, passages: Sequence[Passage], vectors: np.ndarray | None, model: str
+) -> list[tuple[int, dict]]:
     """The practice records of an analysed document before it is stored: (the passage's
     position in `passages`, its record); the store fills in the passage id it assigns."""
     pages = {page.number: comparable(page.text) for page in doc.pages}
+    chosen = [i for i, p in enumerate(passages) if p.kind == "text"]
+    verdicts = judge(
+        [passages[i].text for i in chosen],
+        None if vectors is None else np.asarray(vectors)[chosen],
+        f"{doc.name} {doc.title}",
+        model,
+    )
     found = (
-        (i, record(0, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page))
-        for i, p in enumerate(passages)
-        if p.kind == "text"
+        (
+            i,
+            record(
+                0, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page, verdict=v
+            ),
+        )
+        for i, v in zip(chosen, verdicts)
+        for p in [passages[i]]
     )
     return [(i, rec.to_dict()) for i, rec in found if rec]
 
 
 def practice_records(store: Store, doc_id: int) -> list[dict]:
-    """The practice records of one stored document (see `record`)."""
+    """The practice records of one stored document (see `record`), as ingest computes them."""
     passages, entities, raw_pages = store.document_passages(doc_id)
     pages = {number: comparable(text) for number, text in raw_pages.items()}
+    _, vectors = store.vectors([pid for pid, *_ in passages])
+    model = store.index_meta().model or ""
+    verdicts = judge(
+        [text for _, text, *_ in passages],
+        vectors if len(passages) else None,
+        store.document_label(doc_id),
+        model,
+    )
     records = (
-        record(pid, text, section, entities.get(pid, []), pages, page, page_end)
-        for pid, text, section, page, page_end in passages
+        record(pid, text, section, entities.get(pid, []), pages, page, page_end, verdict=v)
+        for (pid, text, section, page, page_end), v in zip(passages, verdicts)
     )
     return [rec.to_dict() for rec in records if rec]
 
@@ -352,14 +310,15 @@ def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
     ]
     store.replace_practices(doc_ids, records)
     if doc_ids is None:
-        store.set_meta(practices=DETECTOR_VERSION)
+        store.set_meta(practices=detector_version(store.index_meta().model or ""))
     return len(records)
 
 
 def ensure_practices(store: Store, rebuild: bool = False) -> None:
     """Backfill, by the writer that holds the lock: build every record when the index has none
     from this detector version (or when asked)."""
-    if rebuild or store.index_meta().practices != DETECTOR_VERSION:
+    meta = store.index_meta()
+    if rebuild or meta.practices != detector_version(meta.model or ""):
         build_practices(store)
 
 
@@ -367,7 +326,8 @@ def backfill_practices(index_dir: Path, rebuild: bool = False) -> None:
     """For a reading command (`practices`, `digest`): when the stored records are missing or
     from another detector version, take the writer lock and build them, once."""
     with Store(index_dir) as store:
-        current = store.index_meta().practices == DETECTOR_VERSION
+        meta = store.index_meta()
+        current = meta.practices == detector_version(meta.model or "")
     if rebuild or not current:
         with write_lock(index_dir), Store(index_dir, write=True) as store:
             ensure_practices(store, rebuild)
@@ -467,13 +427,12 @@ def _title(section: str | None, quote: str) -> tuple[str, str]:
     return title, " ".join(words[:10])
 
 
-def _word_at(text: str, start: int, end: int) -> str:
-    """The whole word(s) around a match: "förder" in "Förderprogramm" gives "Förderprogramm"."""
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
-        start -= 1
-    while end < len(text) and (text[end].isalnum() or text[end] == "-"):
-        end += 1
-    return text[start:end].strip()
+def _evidence(text: str, found: list[re.Match]) -> str | None:
+    """The whole word(s) of the first cue match, in the text's own case."""
+    if not found:
+        return None
+    source = text if len(text) == len(text.lower()) else text.lower()
+    return word_at(source, found[0].start(), found[0].end())
 
 
 def _unique(items) -> list[str]:

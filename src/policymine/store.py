@@ -757,6 +757,13 @@ class Store:
             (topic, limit),
         ).fetchall()
 
+    def document_label(self, doc_id: int) -> str:
+        """A document's file name and title, one string (what kind of document it is)."""
+        row = self.db.execute(
+            "SELECT name, title FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        return f"{row[0]} {row[1]}" if row else ""
+
     def doc_of(self, passage_id: int) -> tuple[str, str | None]:
         """(document name, city) of a passage; NotFoundError if there is no such passage."""
         row = self.db.execute(

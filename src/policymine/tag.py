@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import tomllib
 
+from . import classify
 from .config import Settings
+from .cues import passage_features
 from .embed import Embedder, embed
 from .errors import ConfigError
 from .types import Document, DocumentTags, Entity, Passage
@@ -173,6 +175,42 @@ class Gazetteer:
         return found
 
 
+def _learned_topics(model: str) -> tuple[str, ...]:
+    learned = classify.load(model)
+    return learned.heads["topics"].classes if learned else ()
+
+
+class TermMatcher:
+    """A taxonomy's English and German terms, matched in text (the topics' keyword evidence)."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.taxonomy = taxonomy
+        self._en_patterns = [
+            re.compile(
+                r"\b(?:"
+                + "|".join(re.escape(t) for t in sorted(topic.terms_en, key=len, reverse=True))
+                + r")(?:e?s)?\b"
+            )
+            if topic.terms_en
+            else None
+            for topic in taxonomy.topics.values()
+        ]
+
+    def matched(self, text: str) -> list[set[str]]:
+        """Per topic, the distinct terms that occur in the text."""
+        lower = text.lower()
+        folded = lower.translate(_FOLD)
+        found = []
+        for topic, pattern in zip(self.taxonomy.topics.values(), self._en_patterns):
+            en = {m.group(0).rstrip("s") for m in pattern.finditer(lower)} if pattern else set()
+            found.append(en | {t for t in topic.terms_de if t in folded})
+        return found
+
+    def counts(self, text: str) -> list[int]:
+        """Per topic, how many distinct terms occur."""
+        return [len(terms) for terms in self.matched(text)]
+
+
 class Tagger:
     """Topic, entity and place tagging; holds the loaded spaCy pipeline and topic vectors."""
 
@@ -184,16 +222,15 @@ class Tagger:
         self.taxonomy = taxonomy or load_taxonomy(self.settings.taxonomy)
         self.gazetteer = Gazetteer.default()
         self.topic_ids = list(self.taxonomy.topics)
-        self._en_patterns = [
-            re.compile(
-                r"\b(?:"
-                + "|".join(re.escape(t) for t in sorted(topic.terms_en, key=len, reverse=True))
-                + r")(?:e?s)?\b"
-            )
-            if topic.terms_en
+        self.terms = TermMatcher(self.taxonomy)
+        # The learned topic classifiers know the default taxonomy only; a user's own taxonomy
+        # is scored by terms and similarity, which also explain the learned probabilities.
+        self.learned = (
+            classify.load(embedder.name)
+            if self.taxonomy.key == load_taxonomy().key
+            and tuple(self.topic_ids) == _learned_topics(embedder.name)
             else None
-            for topic in self.taxonomy.topics.values()
-        ]
+        )
 
     @cached_property
     def nlp(self):
@@ -238,13 +275,7 @@ class Tagger:
 
     def matched_terms(self, text: str) -> list[set[str]]:
         """Per topic, the distinct terms of the taxonomy that occur in the text."""
-        lower = text.lower()
-        folded = lower.translate(_FOLD)
-        found = []
-        for topic, pattern in zip(self.taxonomy.topics.values(), self._en_patterns):
-            en = {m.group(0).rstrip("s") for m in pattern.finditer(lower)} if pattern else set()
-            found.append(en | {t for t in topic.terms_de if t in folded})
-        return found
+        return self.terms.matched(text)
 
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
         """(passages x topics) cosine similarity to each topic's description and examples."""
@@ -259,32 +290,47 @@ class Tagger:
         """
         return sims - sims.mean(axis=1, keepdims=True)
 
-    def topic_scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+    def topic_scores(
+        self, texts: Sequence[str], vectors: np.ndarray, document: str = ""
+    ) -> np.ndarray:
+        """(passages x topics) scores in 0..1: the learned classifiers' calibrated
+        probabilities where they ship for this model and taxonomy, else `term_scores`."""
+        if self.learned is None or not len(texts):
+            return self.term_scores(texts, vectors)
+        feats = [passage_features(t, document, self.terms.counts(t)) for t in texts]
+        return self.learned.predict("topics", self.learned.matrix(vectors, feats)).astype(
+            np.float32
+        )
+
+    def term_scores(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         """(passages x topics) scores in 0..1: term evidence blended with relative similarity."""
         if not len(texts):
             return np.zeros((0, len(self.topic_ids)), dtype=np.float32)
-        hits = np.array(
-            [[len(terms) for terms in self.matched_terms(t)] for t in texts], dtype=np.float32
-        )
+        hits = np.array([self.terms.counts(t) for t in texts], dtype=np.float32)
         term = 1.0 - np.power(0.5, hits)
         sim = np.clip((self.relative(self.similarities(vectors)) - SIM_FLOOR) / SIM_SPAN, 0.0, 1.0)
         return (TERM_WEIGHT * term + (1 - TERM_WEIGHT) * sim).astype(np.float32)
 
-    def labels(self, scores: np.ndarray) -> dict[str, float]:
-        """The topics one row of scores assigns: those over the threshold, best first, at most MAX_TOPICS."""
+    def labels(self, scores: np.ndarray, thresholds: np.ndarray | None = None) -> dict[str, float]:
+        """The topics one row of scores assigns: those over the threshold (given, else the
+        learned head's own per topic, else the setting), best first, at most MAX_TOPICS."""
+        if thresholds is None:
+            thresholds = (
+                self.learned.heads["topics"].thresholds
+                if self.learned is not None
+                else np.full(len(self.topic_ids), self.settings.topic_threshold)
+            )
         ranked = sorted(
-            (
-                (float(s), t)
-                for t, s in zip(self.topic_ids, scores)
-                if s >= self.settings.topic_threshold
-            ),
+            ((float(s), t) for t, s, th in zip(self.topic_ids, scores, thresholds) if s >= th),
             reverse=True,
         )
         return {t: round(s, 3) for s, t in ranked[:MAX_TOPICS]}
 
     def explain(self, text: str, vector: np.ndarray) -> dict[str, dict]:
-        """Why each assigned topic was assigned: its score, the matched terms, the similarity."""
+        """Why each assigned topic was assigned: its score (the classifier's probability where
+        one is used), the matched terms, the similarity and the term-and-similarity score."""
         scores = self.topic_scores([text], vector[None, :])[0]
+        blended = self.term_scores([text], vector[None, :])[0]
         terms = self.matched_terms(text)
         sims = self.similarities(vector[None, :])
         rel = self.relative(sims)[0]
@@ -292,9 +338,11 @@ class Tagger:
         return {
             t: {
                 "score": s,
+                **({"classifier_probability": s} if self.learned is not None else {}),
                 "terms": sorted(terms[index[t]]),
                 "similarity": round(float(sims[0, index[t]]), 3),
                 "above_mean": round(float(rel[index[t]]), 3),
+                "term_similarity_score": round(float(blended[index[t]]), 3),
             }
             for t, s in self.labels(scores).items()
         }
@@ -322,10 +370,13 @@ class Tagger:
             out.append(ents)
         return out
 
-    def tag(self, passages: Sequence[Passage], vectors: np.ndarray, lang: str = "en") -> np.ndarray:
-        """Set `topics` and `entities` on each passage; returns the full topic score matrix."""
+    def tag(
+        self, passages: Sequence[Passage], vectors: np.ndarray, lang: str = "en", document: str = ""
+    ) -> np.ndarray:
+        """Set `topics` and `entities` on each passage; returns the full topic score matrix.
+        `document` is its document's file name and title (a feature of the classifiers)."""
         texts = [p.text for p in passages]
-        scores = self.topic_scores(texts, vectors)
+        scores = self.topic_scores(texts, vectors, document)
         for passage, row, ents in zip(passages, scores, self.entities(texts, lang)):
             passage.topics = self.labels(row)
             passage.entities = ents
