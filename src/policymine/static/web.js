@@ -44,3 +44,12 @@ const firstMark = document.querySelector(".paper .hl");
 if (firstMark && !window.location.hash) {
   firstMark.scrollIntoView({ block: "center" });
 }
+
+// Forms leave out their empty fields, so that a search's address stays short and shareable.
+document.addEventListener("submit", (event) => {
+  for (const field of event.target.querySelectorAll("input, select, textarea")) {
+    if (field.name && field.value === "") field.disabled = true;
+  }
+  // after the browser has read the form, so that "back" finds the fields usable
+  setTimeout(() => event.target.querySelectorAll(":disabled").forEach((f) => { f.disabled = false; }), 0);
+});
