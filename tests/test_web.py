@@ -10,7 +10,6 @@ import http.client
 import io
 import json
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -21,16 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import child_env, fake_cli
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from policymine.web import CHROMIUM, CHROMIUM_ARGS
 
 
 def free_port() -> int:
@@ -76,7 +66,7 @@ def browser():
             f"no chromium at {CHROMIUM}: apt-get install chromium (make install does, as root)"
         )
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 
@@ -208,7 +198,7 @@ def test_keyboard_only_search(page):
     before = page.inner_text("nav.pager")
     page.keyboard.press("ArrowRight")  # the arrows turn the page
     page.wait_for_function(
-        f"document.querySelector('nav.pager').innerText !== {json.dumps(before)}"
+        f"() => document.querySelector('nav.pager').innerText !== {json.dumps(before)}"
     )
     assert "page 2 of" in page.inner_text("nav.pager")
 
@@ -242,8 +232,7 @@ def test_page_view_highlights_the_passage_on_the_rendered_page(page, base, fake_
     first = page.locator("li.hit").first
     pid = int(first.get_attribute("data-pid"))
     first.locator("h3 a").click()
-    page.wait_for_selector(".paper img")
-    assert page.evaluate("document.querySelector('.paper img').complete")
+    page.wait_for_function("() => document.querySelector('.paper img')?.complete")
     assert page.evaluate("document.querySelector('.paper img').naturalWidth") > 500
     boxes = page.locator(".paper .hl").evaluate_all(
         "els => els.map(e => [e.style.left, e.style.top, e.style.width, e.style.height].map(parseFloat))"
@@ -368,6 +357,7 @@ def test_digest_build_read_and_download(page):
     page.wait_for_selector("section.cluster")
     assert page.inner_text("h1") == "Practice digest: energy"
     assert page.locator("section.cluster article.practice").count() <= 10
+    page.wait_for_function("() => document.querySelector('.heatmap img').complete")
     assert page.evaluate("document.querySelector('.heatmap img').naturalWidth") > 100
     with page.expect_download() as info:
         page.click("a[href^='/digest.html']")

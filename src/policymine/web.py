@@ -60,9 +60,22 @@ MAX_DIGEST_PRACTICES = 100
 HIGHLIGHT_WINDOW = 6  # words per piece of the passage looked for on the page
 YEARS = (1000, 9999)
 MAX_TEXT_PARAM = 200  # city, country, document name
+MAX_LISTED = 500  # documents offered as you type a document filter (any name may be typed)
 _API = ("/search", "/similar", "/health")
 _FILTERS = ("topic", "city", "country", "doc", "lang", "year_from", "year_to")
 _SEARCH_PARAMS = {"q", "k", "mode", "per_doc", "explain", *_FILTERS}
+# How tests/test_web.py, scripts/web_screenshots.py and benchmarks/web_latency.py launch
+# Debian's chromium under Playwright: never a browser that Playwright downloads.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 _CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -340,7 +353,9 @@ class WebApp:
             f"<label>Document <input name=doc list=docs value='{e(v.get('doc', ''))}'"
             f" placeholder='file name or title' maxlength={MAX_TEXT_PARAM}></label>"
             "<datalist id=docs>"
-            + "".join(f"<option value='{e(d)}'>{e(t)}</option>" for d, t in facets["docs"])
+            + "".join(
+                f"<option value='{e(d)}'>{e(t)}</option>" for d, t in facets["docs"][:MAX_LISTED]
+            )
             + "</datalist>",
             select("mode", "Mode", [(m, m) for m in MODES], v.get("mode"), None),
             select(

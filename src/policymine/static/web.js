@@ -53,3 +53,10 @@ document.addEventListener("submit", (event) => {
   // after the browser has read the form, so that "back" finds the fields usable
   setTimeout(() => event.target.querySelectorAll(":disabled").forEach((f) => { f.disabled = false; }), 0);
 });
+
+// On a phone the facets fold away (but for those in use), so that the records come first.
+if (window.matchMedia("(max-width: 40rem)").matches) {
+  for (const facet of document.querySelectorAll("details.facet")) {
+    if (!facet.querySelector("[aria-current]")) facet.open = false;
+  }
+}
