@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,ray]'
+	@# tests/test_web.py drives Debian's chromium (never a browser downloaded by playwright);
+	@# installed only as root, where apt exists and chromium is missing; the install goes on without it.
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium not installed: the browser tests will skip"; \
+	fi
 	touch $(STAMP)
 
 # Ingest the bundled briefs, run three searches, write two digests.

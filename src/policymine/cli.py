@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 
 from . import config
 from .errors import PolicymineError
-from .types import Filters
+from .types import Filters, explain_line
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
@@ -218,31 +218,8 @@ def _print_hits(hits, as_json: bool) -> None:
             soft_wrap=True,
         )
         if hit.explain:
-            out.print(f"    [magenta]why:[/] {escape(_why(hit.explain))}", soft_wrap=True)
+            out.print(f"    [magenta]why:[/] {escape(explain_line(hit.explain))}", soft_wrap=True)
         out.print(f"    {escape(_snippet(hit.text))}\n", soft_wrap=True)
-
-
-def _why(explain: dict) -> str:
-    """One line from a hit's explanation: similarity, matched terms with bm25, ranks, topics."""
-    parts = []
-    if explain.get("dense"):
-        d = explain["dense"]
-        parts.append(
-            f"similarity {d['similarity']:.3f}" + (f" (dense #{d['rank']})" if d["rank"] else "")
-        )
-    kw = explain.get("keyword") or {}
-    if kw.get("terms"):
-        terms = ", ".join(f"{t} {s:.1f}" for t, s in kw["terms"].items())
-        parts.append(
-            f"bm25 {kw['bm25']:.1f} = {terms}" + (f" (keyword #{kw['rank']})" if kw["rank"] else "")
-        )
-    else:
-        parts.append("no query word in the text")
-    fused = explain["fused"]
-    parts.append(f"{fused['method']} {fused['score']:.4f} → #{fused['rank']}")
-    if explain.get("topics"):
-        parts.append("topics " + ", ".join(f"{t} {s:.2f}" for t, s in explain["topics"].items()))
-    return " · ".join(parts)
 
 
 @app.command()
@@ -461,15 +438,18 @@ def serve(
     model: Model = None,
     config_file: ConfigFile = None,
 ) -> None:
-    """Answer searches over HTTP (JSON) from an index kept open: milliseconds per query.
+    """Search in the browser, and over HTTP (JSON), from an index kept open: milliseconds per query.
 
-    Endpoints take the same parameters as the commands: /search?q=...&k=&mode=&topic=&city=
-    &country=&doc=&lang=&year_from=&year_to=&per_doc=&explain=1, /similar?id=... or ?text=...,
-    and /health. Bad parameters get status 400 and {"error": "..."}.
+    Open http://127.0.0.1:8765/ for the web app: search, page view, similar, practices, digests.
+    The JSON endpoints take the same parameters as the commands: /search?q=...&k=&mode=&topic=
+    &city=&country=&doc=&lang=&year_from=&year_to=&per_doc=&explain=1, /similar?id=... or
+    ?text=..., and /health; /openapi.json describes them. Bad parameters get status 400 and
+    {"error": "..."}.
 
     Example: policymine serve --port 8765 &  curl 'http://127.0.0.1:8765/search?q=heat+plan&k=3'
     """
-    from .serve import THREADS, make_server
+    from .serve import THREADS
+    from .web import make_server
 
     server = make_server(
         config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS

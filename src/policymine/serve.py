@@ -27,6 +27,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -197,10 +198,19 @@ class _Server(ThreadingHTTPServer):
 
 
 def make_server(
-    settings: Settings, host: str = "127.0.0.1", port: int = 8765, threads: int = THREADS
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    threads: int = THREADS,
+    pages: Callable[[Service], Any] | None = None,
 ) -> ThreadingHTTPServer:
-    """An HTTP server answering from the index in `settings.index_dir` (call serve_forever)."""
+    """An HTTP server answering from the index in `settings.index_dir` (call serve_forever).
+
+    `pages(service)` makes the app that answers the paths other than the API's (web.WebApp):
+    its answer(path, query, headers) gives (status, content type, body, headers), or None to
+    leave the path to the API."""
     service = Service(settings, threads)
+    app = pages(service) if pages else None
 
     class Handler(BaseHTTPRequestHandler):
         disable_nagle_algorithm = (
@@ -209,18 +219,25 @@ def make_server(
 
         def do_GET(self) -> None:  # the name http.server calls
             url = urlparse(self.path)
-            try:
-                status, body = 200, service.handle(url.path, parse_params(url.query))
-            except NotFoundError as exc:
-                status, body = 404, {"error": str(exc)}
-            except PolicymineError as exc:
-                status, body = 400, {"error": str(exc)}
-            except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
-                status, body = 500, {"error": f"internal error ({type(exc).__name__}: {exc})"}
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            page = app.answer(url.path, url.query, self.headers) if app else None
+            if page is not None:  # the browser app's pages, images, files and schema
+                status, content_type, data, headers = page
+            else:
+                try:
+                    status, body = 200, service.handle(url.path, parse_params(url.query))
+                except NotFoundError as exc:
+                    status, body = 404, {"error": str(exc)}
+                except PolicymineError as exc:
+                    status, body = 400, {"error": str(exc)}
+                except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
+                    status, body = 500, {"error": f"internal error ({type(exc).__name__}: {exc})"}
+                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                content_type, headers = "application/json; charset=utf-8", {}
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

@@ -774,6 +774,48 @@ class Store:
             raise NotFoundError(f"no passage with id {passage_id} in {self.path.parent}")
         return row[0], row[1]
 
+    def document(self, doc_id: int) -> dict | None:
+        """One stored document by id (path, name, title, places, year, pages, sha256), or None."""
+        row = self.db.execute(
+            "SELECT id, path, name, title, city, country, year, lang, n_pages, sha256"
+            " FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        keys = ("id", "path", "name", "title", "city", "country", "year", "lang", "pages", "sha256")
+        return dict(zip(keys, row)) if row else None
+
+    def passage_location(self, passage_id: int) -> tuple[int, int, int]:
+        """(document id, page, last page) of a passage; NotFoundError if there is no such passage."""
+        row = self.db.execute(
+            "SELECT doc_id, page, page_end FROM passages WHERE id = ?", (passage_id,)
+        ).fetchone()
+        if not row:
+            raise NotFoundError(f"no passage with id {passage_id} in {self.path.parent}")
+        return row[0], row[1], row[2] or row[1]
+
+    def catalogue(self) -> list[dict]:
+        """Every document with its id, places, year, language, pages and topics (best first)."""
+        topics: dict[int, list[str]] = {}
+        for doc_id, topic in self.db.execute(
+            "SELECT doc_id, topic FROM document_topics ORDER BY doc_id, score DESC, topic"
+        ):
+            topics.setdefault(doc_id, []).append(topic)
+        keys = ("id", "doc", "title", "city", "country", "year", "lang", "pages")
+        return [
+            {**dict(zip(keys, row)), "topics": topics.get(row[0], [])}
+            for row in self.db.execute(
+                "SELECT id, name, title, city, country, year, lang, n_pages FROM documents ORDER BY name"
+            )
+        ]
+
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever a document is added, replaced or removed: a key for caches."""
+        return tuple(
+            self.db.execute(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0), (SELECT COUNT(*) FROM practices) FROM documents"
+            ).fetchone()
+        )
+
     def info(self) -> dict:
         """What the index holds, for `policymine info`."""
         one = lambda sql: self.db.execute(sql).fetchone()[0]

@@ -121,6 +121,29 @@ class Filters:
         return any(getattr(self, f) is not None for f in self.__dataclass_fields__)
 
 
+def explain_line(explain: dict) -> str:
+    """One line from a hit's explanation: similarity, matched terms with bm25, ranks, topics."""
+    parts = []
+    if explain.get("dense"):
+        d = explain["dense"]
+        parts.append(
+            f"similarity {d['similarity']:.3f}" + (f" (dense #{d['rank']})" if d["rank"] else "")
+        )
+    kw = explain.get("keyword") or {}
+    if kw.get("terms"):
+        terms = ", ".join(f"{t} {s:.1f}" for t, s in kw["terms"].items())
+        parts.append(
+            f"bm25 {kw['bm25']:.1f} = {terms}" + (f" (keyword #{kw['rank']})" if kw["rank"] else "")
+        )
+    else:
+        parts.append("no query word in the text")
+    fused = explain["fused"]
+    parts.append(f"{fused['method']} {fused['score']:.4f} → #{fused['rank']}")
+    if explain.get("topics"):
+        parts.append("topics " + ", ".join(f"{t} {s:.2f}" for t, s in explain["topics"].items()))
+    return " · ".join(parts)
+
+
 @dataclass
 class Hit:
     """One search result."""

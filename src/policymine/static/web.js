@@ -1,0 +1,62 @@
+// policymine in the browser: a little keyboard help and "why?" fetched in place. The pages
+// work without it: every link and form is plain HTML.
+"use strict";
+
+function typing(target) {
+  return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+  if (event.key === "/") {  // "/" jumps to the query box, as on many search sites
+    const box = document.querySelector("#q, #text");
+    if (box) { event.preventDefault(); box.focus(); box.select(); }
+  } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {  // page view: turn the page
+    const link = document.querySelector(event.key === "ArrowLeft" ? "a[rel=prev]" : "a[rel=next]");
+    if (link) { event.preventDefault(); link.click(); }
+  }
+});
+
+// "why?": fetch the same search with explain=1 and put each hit's explanation in place.
+document.addEventListener("click", async (event) => {
+  const link = event.target.closest("a.why-link");
+  if (!link) return;
+  event.preventDefault();
+  link.textContent = "why? …";
+  try {
+    const response = await fetch(link.href.split("#")[0], { headers: { Accept: "text/html" } });
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const why of page.querySelectorAll("li.hit .why")) {
+      const pid = why.closest("li.hit").dataset.pid;
+      const mine = document.querySelector(`a.why-link[data-pid="${pid}"]`);
+      if (mine) mine.closest("li.hit").querySelector(".actions").after(why);
+      if (mine) mine.remove();
+    }
+    const own = document.querySelector(`li.hit[data-pid="${link.dataset.pid}"] .why`);
+    if (own) { own.tabIndex = -1; own.focus(); }
+  } catch (error) {
+    window.location.href = link.href;  // no script help: the explained page itself
+  }
+});
+
+// Page view: bring the highlighted passage into view once the page image has its size.
+const firstMark = document.querySelector(".paper .hl");
+if (firstMark && !window.location.hash) {
+  firstMark.scrollIntoView({ block: "center" });
+}
+
+// Forms leave out their empty fields, so that a search's address stays short and shareable.
+document.addEventListener("submit", (event) => {
+  for (const field of event.target.querySelectorAll("input, select, textarea")) {
+    if (field.name && field.value === "") field.disabled = true;
+  }
+  // after the browser has read the form, so that "back" finds the fields usable
+  setTimeout(() => event.target.querySelectorAll(":disabled").forEach((f) => { f.disabled = false; }), 0);
+});
+
+// On a phone the facets fold away (but for those in use), so that the records come first.
+if (window.matchMedia("(max-width: 40rem)").matches) {
+  for (const facet of document.querySelectorAll("details.facet")) {
+    if (!facet.querySelector("[aria-current]")) facet.open = false;
+  }
+}
