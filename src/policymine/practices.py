@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import classify
-from .clean import SENTENCE_END_RE, YEAR_RE, comparable
+from .clean import SENTENCE_END_RE, STOPWORDS, YEAR_RE, comparable
 from .config import Settings
 from .cues import (
     CUES,
@@ -56,6 +56,7 @@ INSTRUMENT_LABELS = {
     "information_education": "information or education",
     "target_plan": "target or plan",
 }
+DUPLICATE_COSINE = 0.92  # passages this close within one document describe one measure
 MIN_PRACTICE_SCORE = 0.5  # the cue detector's threshold; a learned one carries its own
 DETECTOR_VERSION = "1"  # the cue detector's; bump when cues or weights change (records rebuilt)
 
@@ -228,7 +229,7 @@ def record(
     actors = [
         a for a in actors if not any(a.lower() in b.lower() and a != b for b in actors)
     ]  # "Council" in "City Council"
-    title, title_from = _title(section, quote)
+    title, title_from = _title(section, text, quote, instrument)
     evidence: dict[str, str | list[str]] = {
         "title": title_from,
         "city": "document metadata",
@@ -268,17 +269,15 @@ def document_records(
         f"{doc.name} {doc.title}",
         model,
     )
-    found = (
-        (
-            i,
-            record(
-                0, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page, verdict=v
-            ),
-        )
+    # Positions stand in for the passage ids the store assigns (it maps `passage_id` and `merged`).
+    found = [
+        record(i, p.text, p.section, p.entities, pages, p.page, p.page_end or p.page, verdict=v)
         for i, v in zip(chosen, verdicts)
         for p in [passages[i]]
-    )
-    return [(i, rec.to_dict()) for i, rec in found if rec]
+    ]
+    records = [rec.to_dict() for rec in found if rec]
+    near = {} if vectors is None else {r["passage_id"]: vectors[r["passage_id"]] for r in records}
+    return [(r["passage_id"], r) for r in merge_duplicates(records, near)]
 
 
 def practice_records(store: Store, doc_id: int) -> list[dict]:
@@ -293,11 +292,13 @@ def practice_records(store: Store, doc_id: int) -> list[dict]:
         store.document_label(doc_id),
         model,
     )
-    records = (
+    found = (
         record(pid, text, section, entities.get(pid, []), pages, page, page_end, verdict=v)
         for (pid, text, section, page, page_end), v in zip(passages, verdicts)
     )
-    return [rec.to_dict() for rec in records if rec]
+    records = [rec.to_dict() for rec in found if rec]
+    near = dict(zip([pid for pid, *_ in passages], vectors)) if len(passages) else {}
+    return merge_duplicates(records, near)
 
 
 def build_practices(store: Store, doc_ids: list[int] | None = None) -> int:
@@ -342,6 +343,7 @@ def to_practice(row: Row, rec: dict, rank: int = 1, score: float | None = None) 
         score=rec["score"],
         instrument=rec["instrument"],
         quote_page=rec["page"],
+        pages=rec.get("pages", [rec["page"]]),
         **{k: rec[k] for k in fields},
     )
 
@@ -407,24 +409,198 @@ def _trim(quote: str, limit: int = 70) -> str:
     return quote if len(words) <= limit else " ".join(words[:limit]) + " …"
 
 
-def _title(section: str | None, quote: str) -> tuple[str, str]:
-    """A short title: a specific section heading, else the quote's opening words."""
-    section = re.sub(r"^\d+(\.\d+)*\.?\s+", "", section or "") or None
+# "Maßnahme 3.2: Solardachkataster", "Action E-4: Adopt a benchmarking ordinance", "Policy H3 -
+# Affordable housing": a measure's own code and name.
+_MEASURE_NAME_RE = re.compile(
+    r"\b((?:Maßnahme|Massnahme|Maßnahmen-Nr\.?|Measure|Action|Policy|Strategy|Objective|Program(?:me)?|Projekt"
+    r"|Handlungsfeld)\s*(?:Nr\.\s*)?[A-Z]{0,4}[- .]?\d+(?:\.\d+)*[a-z]?|[A-Z]{1,4}[- ]?\d+(?:\.\d+)*[a-z]?)"
+    r"\s*[:–—-]\s*([A-ZÄÖÜ\d„\"][^\n.;:!?]{3,90})"
+)
+# A title that is only a topic or a framing phrase, not a measure.
+_GENERIC_TITLE_RE = re.compile(
+    r"^(introduction|background|overview|summary|context|equity|health|energy|climate|housing|mobility"
+    r"|environment|governance|economy|conclusion|einleitung|hintergrund|zusammenfassung|ausgangslage|fazit)\b",
+    re.IGNORECASE,
+)
+_GERMAN_RE = re.compile(r"\b(der|die|das|und|mit|für|wird|werden)\b")
+# A heading that argues or asks ("Subsidies that fill the gaps", "How we pay for it").
+_RHETORICAL_RE = re.compile(
+    r"\b(that|which|how|why|what|who|wie|warum|was|welche)\b", re.IGNORECASE
+)
+# Nouns that complete an instrument's name: "rebate programme", "Förder richtlinie".
+_MEASURE_NOUNS = {
+    "program",
+    "programme",
+    "programs",
+    "programmes",
+    "ordinance",
+    "fund",
+    "scheme",
+    "grant",
+    "grants",
+    "initiative",
+    "project",
+    "plan",
+    "policy",
+    "standard",
+    "requirement",
+    "requirements",
+    "code",
+    "campaign",
+    "service",
+    "network",
+    "partnership",
+    "council",
+    "board",
+    "pilot",
+    "strategy",
+    "programm",
+    "richtlinie",
+    "satzung",
+    "konzept",
+    "kampagne",
+    "projekt",
+    "netzwerk",
+}
+_TITLE_STOP = STOPWORDS | {
+    "new",
+    "all",
+    "each",
+    "every",
+    "its",
+    "their",
+    "this",
+    "these",
+    "those",
+    "during",
+    "across",
+    "within",
+    "through",
+    "under",
+    "while",
+    "when",
+    "where",
+    "per",
+    "während",
+    "sowie",
+}
+
+
+def _title(section: str | None, text: str, quote: str, instrument: str | None) -> tuple[str, str]:
+    """A title that names the measure, and where it came from: the measure's own code and name
+    (a measure sheet, a numbered policy), else the words around the instrument in the text
+    ("tree protection ordinance", "Förderprogramm Dachbegrünung"), else a specific section
+    heading, else the action the quote states ("require new buildings to install solar")."""
+    for source in (section or "", text):
+        m = _MEASURE_NAME_RE.search(source)
+        if m:
+            name = _cut(m.group(2), 10)
+            if len(name.split()) >= 1 and not name[:1].isdigit():
+                return f"{m.group(1)}: {name}", m.group(0)
+    heading = re.sub(r"^\d+(\.\d+)*\.?\s+", "", section or "").strip()
     if (
-        section
-        and 2 <= len(section.split()) <= 14
-        and section[:1].isalpha()
-        and not section.rstrip().endswith((":", "-", ","))
-        and not re.search(
-            r"\(\d+\)|^(chapter|kapitel|section|teil|table|tabelle|figure|abbildung)\b|\.{3,}",
-            section,
-            re.IGNORECASE,
-        )
+        heading
+        and 2 <= len(heading.split()) <= 12
+        and heading[:1].isalpha()
+        and not heading.rstrip().endswith((":", "-", ",", "?"))
+        and not _GENERIC_TITLE_RE.search(heading)
+        and not _RHETORICAL_RE.search(heading)
+        and (instrument_matches(heading).get(instrument or "") or _MEASURE_NAME_RE.search(heading))
     ):
-        return section, section
+        return heading, heading
+    phrase = _instrument_phrase(text, instrument)
+    if phrase:
+        return phrase[:1].upper() + phrase[1:], phrase
+    action = _action_phrase(quote)
+    if action:
+        return action[:1].upper() + action[1:], action
     words = re.sub(r"^(\d+(\.\d+)*\.?|[•▪\-–])\s*", "", quote).split()
     title = " ".join(words[:10]).rstrip(",;:") + (" …" if len(words) > 10 else "")
     return title, " ".join(words[:10])
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` words, never cut inside a word, without a dangling joiner."""
+    words = " ".join(text.split()).split()[:limit]
+    while words and words[-1].lower().strip(",") in _TITLE_STOP:
+        words.pop()
+    return " ".join(words).rstrip(",;:-–")
+
+
+def _instrument_phrase(text: str, instrument: str | None) -> str | None:
+    """The noun phrase around the first cue of the instrument: the cue word with up to three
+    content words before it and a short "for/für ..." after it; None when too thin."""
+    found = instrument_matches(text).get(instrument or "", [])
+    lower = text.lower()
+    for m in found[:3]:
+        start, end = m.start(), m.end()
+        while start > 0 and (lower[start - 1].isalnum() or lower[start - 1] == "-"):
+            start -= 1
+        while end < len(lower) and (lower[end].isalnum() or lower[end] == "-"):
+            end += 1
+        head = text[start:end]
+        if _GERMAN_RE.search(text) and head[:1].islower():
+            continue  # a German verb ("fördert"), not the measure's name (a noun, capitalised)
+        before = text[:start].split()[-3:]
+        kept: list[str] = []
+        for word in reversed(before):
+            bare = word.strip("()„\"'").lower()
+            if not bare.isalpha() or bare in _TITLE_STOP or word.endswith((",", ".", ";", ":")):
+                break
+            kept.insert(0, word.strip("()„\"'"))
+        noun = re.match(r"\s+([\w-]+)", text[end:])
+        if noun and noun.group(1).lower() in _MEASURE_NOUNS:
+            head, end = f"{head} {noun.group(1)}", end + noun.end()
+        after = re.match(r"\s+(for|für|zur|zum|on|of)((?:\s+[\w-]+){1,3})", text[end:])
+        tail_words = []
+        for word in after.group(2).split() if after else []:
+            if word.lower() in _TITLE_STOP:
+                break
+            tail_words.append(word)
+        tail = f" {after.group(1)} {' '.join(tail_words)}" if tail_words else ""
+        phrase = " ".join([*kept, head]) + tail
+        if len(phrase.split()) >= 2 or len(head) >= 12:
+            return phrase.strip(" ,;:")
+    return None
+
+
+_ACTION_RE = re.compile(
+    r"\b(?:will|shall|to|would|has|have|had|is|are|was|were)?\s*"
+    r"((?:require|adopt|establish|create|launch|introduce|fund|install|build|provide|offer|expand|develop"
+    r"|implement|retrofit|convert|replace|plant|subsidi[sz]e|prohibit|ban|set up|pilot|update|prepare)\w*"
+    r"\s+(?:[^\s.;:,]+\s+){1,7}[^\s.;:,]+)",
+    re.IGNORECASE,
+)
+
+
+def _action_phrase(quote: str) -> str | None:
+    """The action the quote states: its verb and up to eight words after it."""
+    m = _ACTION_RE.search(quote)
+    return _cut(m.group(1), 9) if m else None
+
+
+def merge_duplicates(records: list[dict], vectors: dict[int, np.ndarray]) -> list[dict]:
+    """One record per measure within a document: records with the same title, or whose passages
+    are near copies (cosine >= DUPLICATE_COSINE: a measure sheet, its summary table, its cost
+    table), become the best-scored one, which then cites every page (`pages`, `merged`)."""
+    kept: list[dict] = []
+    for rec in sorted(records, key=lambda r: -r["score"]):
+        key = " ".join(rec["title"].lower().split())
+        vector = vectors.get(rec["passage_id"])
+        for other in kept:
+            same_title = key == " ".join(other["title"].lower().split()) and len(key.split()) >= 2
+            near = (
+                vector is not None
+                and vectors.get(other["passage_id"]) is not None
+                and float(vector @ vectors[other["passage_id"]]) >= DUPLICATE_COSINE
+            )
+            if same_title or near:
+                other["merged"].append(rec["passage_id"])
+                other["pages"] = sorted(set(other["pages"]) | {rec["page"]})
+                break
+        else:
+            kept.append({**rec, "pages": [rec["page"]], "merged": []})
+    return sorted(kept, key=lambda r: r["passage_id"])
 
 
 def _evidence(text: str, found: list[re.Match]) -> str | None:

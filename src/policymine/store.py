@@ -417,8 +417,9 @@ class Store:
 
         Args:
             practices: its practice records, each with the position of its passage in
-                `passages` (practices.document_records); stored in the same transaction, with
-                the passage ids assigned here, so a document and its records go in together.
+                `passages` (practices.document_records; positions also in a record's
+                `merged`); stored in the same transaction, with the passage ids assigned here,
+                so a document and its records go in together.
 
         Returns:
             (removed passage ids, new passage ids), for the vector index to follow.
@@ -479,7 +480,10 @@ class Store:
                     [(passage.id, e.text, e.label, e.norm, e.country) for e in passage.entities],
                 )
             if practices:
-                records = [{**rec, "passage_id": ids[i]} for i, rec in practices]
+                records = [
+                    {**rec, "passage_id": ids[i], "merged": [ids[j] for j in rec.get("merged", [])]}
+                    for i, rec in practices
+                ]
                 self._replace_practices([doc_id], records)
         return removed, ids
 

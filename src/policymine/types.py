@@ -195,6 +195,7 @@ class Practice:
     quote: str = ""  # the evidence quote: one to three sentences, all on `quote_page`
     quote_page: int | None = None
     evidence: dict = field(default_factory=dict)
+    pages: list[int] = field(default_factory=list)  # every page the measure is written on
 
     @property
     def citation(self) -> str:
