@@ -104,5 +104,5 @@ def _analyse(doc: Document, tagger: Tagger, settings: Settings):
     """segment -> embed -> tag for one extracted document: (passages, vectors, document tags)."""
     passages = segment(doc, settings)
     vectors = embed([p.text for p in passages], tagger.embedder, settings.batch_size)
-    tagger.tag(passages, vectors, doc.lang, f"{doc.name} {doc.title}")
-    return passages, vectors, tagger.document_tags(doc, passages)
+    scores = tagger.tag(passages, vectors, doc.lang, f"{doc.name} {doc.title}")
+    return passages, vectors, tagger.document_tags(doc, passages, scores)

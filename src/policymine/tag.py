@@ -382,10 +382,19 @@ class Tagger:
             passage.entities = ents
         return scores
 
-    def document_tags(self, doc: Document, passages: Sequence[Passage]) -> DocumentTags:
-        """Document topics (share of passages per topic), its city and country, entity counts."""
+    def document_tags(
+        self, doc: Document, passages: Sequence[Passage], scores: np.ndarray | None = None
+    ) -> DocumentTags:
+        """Document topics, its city and country, entity counts. A topic's document score is
+        the expected share of passages on it: the mean of the passages' calibrated
+        probabilities where the learned classifiers scored them (`scores`, from `tag`), else
+        the share of passages tagged with it."""
         n = max(len(passages), 1)
-        shares = Counter(t for p in passages for t in p.topics)
+        if scores is not None and self.learned is not None and len(scores):
+            means = np.asarray(scores).mean(axis=0)
+            shares = Counter({t: float(m) * n for t, m in zip(self.topic_ids, means)})
+        else:
+            shares = Counter(t for p in passages for t in p.topics)
         topics = {
             t: round(c / n, 3) for t, c in shares.most_common() if c / n >= DOC_TOPIC_MIN_SHARE
         }
