@@ -173,11 +173,16 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         """Write atomically and durably: a reader, or the next run after a crash or power
-        loss, sees the old file or the new one, never a half-written one."""
+        loss, sees the old file or the new one, never a half-written one. A failed write
+        (a full disk) raises, and leaves the old file and no temporary one."""
         tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self.index, str(tmp))
-        _fsync(tmp)
-        os.replace(tmp, path)
+        try:
+            faiss.write_index(self.index, str(tmp))
+            _fsync(tmp)
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, say: no half-written file left behind
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync(path.parent)
 
 
