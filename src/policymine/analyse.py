@@ -32,6 +32,9 @@ TAG_PASSAGE_FIELDS = ("page", "section", "text", "topics", "entities")
 
 
 LIBRARY_MESSAGES = 5  # at most this many different library messages kept per file
+# Python's own warnings about code (a file handle left to the garbage collector, which may
+# be another file's): ignored, as Python does by default.
+NOT_ABOUT_THE_FILE = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)
 
 
 def extract_safely(path: Path, settings: Settings) -> Document | ExtractionError:
@@ -68,6 +71,8 @@ def library_messages(into: list[str]) -> Iterator[None]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            for category in NOT_ABOUT_THE_FILE:
+                warnings.simplefilter("ignore", category)
             try:
                 yield
             finally:
@@ -149,7 +154,7 @@ class Analyser:
             )
         if not passages:
             doc.warnings.append(
-                f"no passage to search: its text is too short ({MIN_FRAGMENT_WORDS}+ words make one)"
+                f"no passage to search: too little text (a passage needs {MIN_FRAGMENT_WORDS} words)"
             )
         return Analysed(path, doc, passages, vectors, tags, explain=why)
 

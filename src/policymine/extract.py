@@ -9,7 +9,9 @@ and footers, drop caps, pull quotes, blocks) is `layout`'s, the text repair `cle
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -51,7 +53,7 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     """
     path = Path(path)
     if not path.exists():
-        raise ExtractionError(path, "no such file")
+        raise ExtractionError(path, _missing(path))
     if not path.is_file():
         raise ExtractionError(path, "not a file")
     suffix = path.suffix.lower()
@@ -86,6 +88,19 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     if read:
         doc.warnings.append(f"read {len(read)} page(s) with OCR: {_ranges(read)}")
     return doc
+
+
+def _missing(path: Path) -> str:
+    """Why a path that does not exist cannot be read: missing, or a symbolic link that loops
+    or leads nowhere."""
+    if not path.is_symlink():
+        return "no such file"
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the link leads back to itself): fix or remove the link"
+    return f"broken symbolic link (to {os.readlink(path)}, which does not exist)"
 
 
 def _ranges(numbers: list[int]) -> str:
