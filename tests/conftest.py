@@ -156,7 +156,7 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _minimal_pdf(objects: list[bytes]) -> bytes:
+def minimal_pdf(objects: list[bytes]) -> bytes:
     """A PDF of the given objects (numbered from 1, the first the catalog) with a correct xref."""
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, start=1):
@@ -197,7 +197,7 @@ def make_malformed_pdfs(folder: Path, truncations: int = 12, seed: int = 7) -> d
     text = b"BT /F1 12 Tf 72 720 Td (Only one page is really here.) Tj ET"
     files["huge page count"] = folder / "huge-count.pdf"
     files["huge page count"].write_bytes(
-        _minimal_pdf(
+        minimal_pdf(
             [
                 b"<< /Type /Catalog /Pages 2 0 R >>",
                 b"<< /Type /Pages /Kids [3 0 R] /Count 2147483647 >>",

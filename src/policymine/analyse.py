@@ -3,11 +3,17 @@
 `Analyser` loads the models once and turns a Document into an `Analysed` value (a failure
 is a value too, so a batch goes on). The executors (executors/) run it: in this process
 behind a pool of extraction workers, or in Ray actors. `extract_safely` is extraction as
-a worker runs it, with every failure returned as an ExtractionError.
+a worker runs it, with every failure returned as an ExtractionError and the PDF libraries'
+log messages and warnings kept as warnings of the file they are about (not loose on stderr).
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +21,9 @@ import numpy as np
 
 from .config import Settings
 from .embed import embed, get_embedder
-from .errors import ExtractionError
+from .errors import ExtractionError, one_line
 from .extract import extract
-from .segment import segment
+from .segment import MIN_FRAGMENT_WORDS, segment
 from .tag import Tagger, Taxonomy, load_taxonomy
 from .types import Document, DocumentTags, Passage
 
@@ -25,14 +31,63 @@ from .types import Document, DocumentTags, Passage
 TAG_PASSAGE_FIELDS = ("page", "section", "text", "topics", "entities")
 
 
+LIBRARY_MESSAGES = 5  # at most this many different library messages kept per file
+# Python's own warnings about code (a file handle left to the garbage collector, which may
+# be another file's): ignored, as Python does by default.
+NOT_ABOUT_THE_FILE = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)
+
+
 def extract_safely(path: Path, settings: Settings) -> Document | ExtractionError:
-    """extract() for a worker process: every failure comes back as an ExtractionError value."""
+    """extract() for a worker process: every failure comes back as an ExtractionError value,
+    and what the PDF libraries log or warn while reading the file becomes its warnings."""
+    messages: list[str] = []
     try:
-        return extract(path, settings)
+        with library_messages(messages):
+            doc = extract(path, settings)
     except ExtractionError as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - a parser bug on an odd file must not stop the batch
         return ExtractionError(path, f"extraction failed ({type(exc).__name__}: {exc})")
+    doc.warnings.extend(summarise(messages))
+    return doc
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]):
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(f"{record.name.split('.')[0]}: {record.getMessage()}")
+
+
+@contextmanager
+def library_messages(into: list[str]) -> Iterator[None]:
+    """Collect the log records (warning and up) and Python warnings raised inside, instead of
+    letting them reach stderr without the name of the file they are about."""
+    handler = _Collect(into)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for category in NOT_ABOUT_THE_FILE:
+                warnings.simplefilter("ignore", category)
+            try:
+                yield
+            finally:
+                into.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+    finally:
+        root.removeHandler(handler)
+
+
+def summarise(messages: list[str]) -> list[str]:
+    """Library messages as file warnings: one line each, repeats counted, the first few kept."""
+    counts = Counter(one_line(m, 200) for m in messages)
+    kept = [m + (f" ({n} times)" if n > 1 else "") for m, n in counts.most_common(LIBRARY_MESSAGES)]
+    if len(counts) > LIBRARY_MESSAGES:
+        kept.append(f"and {len(counts) - LIBRARY_MESSAGES} other library messages")
+    return kept
 
 
 @dataclass
@@ -96,6 +151,10 @@ class Analyser:
         except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
             return Analysed(
                 path, error=ExtractionError(path, f"analysis failed ({type(exc).__name__}: {exc})")
+            )
+        if not passages:
+            doc.warnings.append(
+                f"no passage to search: too little text (a passage needs {MIN_FRAGMENT_WORDS} words)"
             )
         return Analysed(path, doc, passages, vectors, tags, explain=why)
 

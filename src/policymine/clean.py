@@ -273,14 +273,15 @@ def fix_drop_cap(paragraph: str, vocab: Counter[str]) -> str:
     return paragraph
 
 
-def quality(text: str) -> float:
+def quality(text: str, min_chars: int = 20) -> float:
     """How much a page's text looks like natural language, from 0 (none or garbage) to 1.
 
     Broken font encodings give symbol soup or vowel-less letter runs; scanned pages give
-    nothing. The score is the share of characters that belong to plausible words.
+    nothing. The score is the share of characters that belong to plausible words; a text of
+    fewer than `min_chars` visible characters scores 0 (too short to judge).
     """
     stripped = "".join(text.split())
-    if len(stripped) < 20:
+    if len(stripped) < max(1, min_chars):
         return 0.0
     # Text with no word at all still scores above 0, which is kept for "no text".
     good = 0

@@ -7,6 +7,7 @@ nothing else does. Any PolicymineError becomes one line on stderr and exit code 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from . import config
-from .errors import PolicymineError
+from .errors import PolicymineError, printable
 from .types import Filters, explain_line
 
 if TYPE_CHECKING:
@@ -249,6 +250,7 @@ def ingest(
       policymine ingest /shared/plans/ --executor ray --ray-address ray://head:10001
     """
     from .pipeline import ingest as run
+    from .pipeline import skipped_note
 
     settings = _settings(
         config_file,
@@ -262,20 +264,27 @@ def ingest(
     )
     with _Bar(quiet) as bar:
         report = run(paths, settings, prune=prune, progress=bar)
-    for failure in report.failed:
-        typer.echo(f"error: {failure.path}: {failure.reason}", err=True)
+    for file in report.files:  # one line per failure and per warning, each naming its file
+        if file.status == "failed":
+            typer.echo(f"error: {printable(file.path)}: {file.reason}", err=True)
+        for warning in file.warnings:
+            typer.echo(f"warning: {printable(file.path)}: {warning}", err=True)
+    if report.skipped:
+        typer.echo(f"note: {skipped_note(report.skipped)}", err=True)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if report.save_error:
+        typer.echo(f"error: {report.save_error}", err=True)
     summary = report.summary()
     if json_:
         _print_json(report.to_dict())
-    elif not quiet or report.failed:
+    elif not quiet or not report.ok:
         err.print(
             f"{summary['added']} added, {summary['updated']} updated, {summary['skipped']} skipped,"
             f" {summary['failed']} failed, {summary['removed']} removed · {summary['pages']} pages,"
             f" {summary['passages']} passages · {summary['seconds']} s · index: {settings.index_dir}"
         )
-    if report.failed:
+    if not report.ok:
         raise typer.Exit(1)
 
 
@@ -451,9 +460,24 @@ def serve(
     from .serve import THREADS
     from .web import make_server
 
-    server = make_server(
-        config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS
-    )
+    try:
+        server = make_server(
+            config.load(config_file, index_dir=index_dir, model=model),
+            host,
+            port,
+            threads or THREADS,
+        )
+    except OSError as exc:
+        if exc.filename is not None:  # a file of the index, not the socket
+            raise
+        if exc.errno == errno.EADDRINUSE:
+            raise PolicymineError(
+                f"port {port} on {host} is already in use (another `policymine serve`?):"
+                " stop what listens there, or choose another with --port"
+            ) from None
+        raise PolicymineError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --host or --port"
+        ) from None
     err.print(
         f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop"
     )

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text that prints on one line as it is: control characters (a newline in a file name,
+    a terminal escape) shown as Python escapes, e.g. `\\n`."""
+    return _CONTROL_RE.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 def one_line(message: str, limit: int = 300) -> str:
-    """A message fit for a one-line report: whitespace (line breaks too) collapsed, length capped."""
-    message = " ".join(message.split())
+    """A message fit for a one-line report: whitespace (line breaks too) collapsed, other
+    control characters escaped, length capped."""
+    message = printable(" ".join(message.split()))
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
@@ -26,7 +37,7 @@ class ExtractionError(PolicymineError):
     def __init__(self, path: object, reason: str) -> None:
         self.path = str(path)
         self.reason = one_line(reason)  # a parser's message may run over lines; the report may not
-        super().__init__(f"{self.path}: {self.reason}")
+        super().__init__(f"{printable(self.path)}: {self.reason}")
 
     def __reduce__(self):  # errors travel back from extraction worker processes
         return (type(self), (self.path, self.reason))
@@ -42,6 +53,10 @@ class IndexMismatchError(PolicymineError):
 
 class IndexLockedError(PolicymineError):
     """Another ingest is writing to this index; wait for it to finish."""
+
+
+class IndexReadOnlyError(PolicymineError):
+    """The index folder cannot be written to; search it, or ingest into a copy."""
 
 
 class NotFoundError(PolicymineError):

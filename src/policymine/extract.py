@@ -9,7 +9,9 @@ and footers, drop caps, pull quotes, blocks) is `layout`'s, the text repair `cle
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -51,7 +53,7 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     """
     path = Path(path)
     if not path.exists():
-        raise ExtractionError(path, "no such file")
+        raise ExtractionError(path, _missing(path))
     if not path.is_file():
         raise ExtractionError(path, "not a file")
     suffix = path.suffix.lower()
@@ -86,6 +88,19 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     if read:
         doc.warnings.append(f"read {len(read)} page(s) with OCR: {_ranges(read)}")
     return doc
+
+
+def _missing(path: Path) -> str:
+    """Why a path that does not exist cannot be read: missing, or a symbolic link that loops
+    or leads nowhere."""
+    if not path.is_symlink():
+        return "no such file"
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the link leads back to itself): fix or remove the link"
+    return f"broken symbolic link (to {os.readlink(path)}, which does not exist)"
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -153,15 +168,70 @@ def _plain_blocks(raw: str, vocab: Counter[str]) -> list[tuple[str, str]]:
 def _open_error(path: Path, exc: Exception) -> ExtractionError:
     chain = f"{type(exc).__name__} {exc} {exc.args!r} {exc.__cause__!r} {exc.__context__!r}".lower()
     if "password" in chain or "encrypt" in chain:
-        return ExtractionError(
-            path, "encrypted PDF: remove the password first (e.g. `qpdf --decrypt`)"
-        )
-    detail = (
-        str(exc).strip().splitlines()[0][:120]
-        if str(exc).strip()
-        else repr(exc.args[0] if exc.args else exc)[:120]
+        return _encrypted(path)
+    return ExtractionError(path, f"corrupt or truncated PDF ({_parser_detail(exc)})")
+
+
+ENCRYPTED = (
+    "encrypted PDF: needs a password; remove it first (e.g. `qpdf --decrypt --password=...`)"
+)
+
+
+def _encrypted(path: Path) -> ExtractionError:
+    """The error for an encrypted PDF: one that needs a password, or one the reader cannot decrypt."""
+    if _needs_password(path):
+        return ExtractionError(path, ENCRYPTED)
+    return ExtractionError(
+        path,
+        "encrypted PDF that could not be decrypted: remove the encryption first (`qpdf --decrypt`)",
     )
-    return ExtractionError(path, f"corrupt or truncated PDF ({detail})")
+
+
+def _needs_password(path: Path) -> bool:
+    """Whether opening the PDF takes a user password (pdfium's answer: pdfminer may read a
+    revision 5 file with the empty password and get garbage)."""
+    import pypdfium2
+
+    try:
+        pypdfium2.PdfDocument(str(path)).close()
+    except Exception as exc:  # noqa: BLE001 - any other failure is not about a password
+        return "password" in str(exc).lower()
+    return False
+
+
+_PYTHON_ERROR_RE = re.compile(r"unpack|invalid literal|object|argument|index out of range")
+
+
+def _parser_detail(exc: Exception) -> str:
+    """What the parser said, fit for a user: a Python error inside the parser ("'NoneType'
+    object is not iterable") says nothing about the file, and object dumps are cut off."""
+    text = str(exc).strip() or repr(exc.args[0] if exc.args else exc)
+    if type(exc).__module__ == "builtins" and (
+        not isinstance(exc, (OSError, ValueError)) or _PYTHON_ERROR_RE.search(text)
+    ):
+        return "its internal structure is broken"
+    text = re.split(r":\s*[\[<{(/']", text.splitlines()[0], maxsplit=1)[0]
+    return text[:120]
+
+
+def _no_pages(path: Path) -> ExtractionError:
+    """No page read: a PDF that really has none, or (far more often) one cut short or broken."""
+    import pypdfium2
+
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 1024))
+        complete = b"%%EOF" in fh.read()
+    try:
+        pdf = pypdfium2.PdfDocument(str(path))
+        try:
+            empty = len(pdf) == 0
+        finally:
+            pdf.close()
+    except Exception:  # noqa: BLE001 - unreadable to pdfium as well
+        empty = False
+    if complete and empty:
+        return ExtractionError(path, "PDF has no pages")
+    return ExtractionError(path, "corrupt or truncated PDF (no page could be read)")
 
 
 def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
@@ -173,6 +243,8 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
         raise ExtractionError(path, "not a PDF (no %PDF- header)")
     try:
         with pdfplumber.open(path) as pdf:
+            if pdf.doc.encryption and _needs_password(path):
+                raise ExtractionError(path, ENCRYPTED)
             metadata = dict(pdf.metadata or {})
             raw_pages = []
             for i, page in enumerate(pdf.pages):
@@ -183,7 +255,7 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
     except Exception as exc:  # noqa: BLE001 - pdfminer raises a zoo of types for broken files
         raise _open_error(path, exc) from None
     if not raw_pages:
-        raise ExtractionError(path, "PDF has no pages")
+        raise _no_pages(path)
     for raw, label in zip(raw_pages, _page_labels(path, len(raw_pages))):
         raw.label = label
     pages = _layout(raw_pages)
@@ -265,6 +337,8 @@ def _layout(raw_pages: list[layout.PageLines]) -> list[Page]:
         page = _assemble_page(p.number, blocks)
         page.label = p.label
         page.quality = clean.quality(page.text)
+        if page.quality == 0.0 and page.text.strip():  # too short to judge: judge its words
+            page.quality = clean.quality(page.text, min_chars=1)
         if page.quality < MIN_QUALITY:  # broken font encoding: symbol soup, useless to index
             page.text, page.blocks = "", []
         pages.append(page)

@@ -173,11 +173,20 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         """Write atomically and durably: a reader, or the next run after a crash or power
-        loss, sees the old file or the new one, never a half-written one."""
+        loss, sees the old file or the new one, never a half-written one. A failed write
+        (a full disk) raises, and leaves the old file and no temporary one."""
         tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self.index, str(tmp))
-        _fsync(tmp)
-        os.replace(tmp, path)
+        try:
+            # Through Python's file, not FAISS's own: FAISS reports a failed close (a full disk)
+            # on stderr only, and leaves a truncated file that would pass for a saved index.
+            with open(tmp, "wb") as fh:
+                faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, say: no half-written file left behind
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync(path.parent)
 
 

@@ -16,10 +16,13 @@ one process. `tagged_paths` lets `tag --resume` pick up an output file where a r
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -31,7 +34,7 @@ import numpy as np
 from . import executors
 from .config import SUPPORTED_SUFFIXES, Settings
 from .embed import embed, export_query_model, get_embedder, model_spec
-from .errors import ExtractionError, PolicymineError, one_line
+from .errors import ExtractionError, PolicymineError, one_line, printable
 from .extract import sha256_file
 from .index import INDEX_FILE, build, open_index, save_index
 from .practices import detector_version, document_records, ensure_practices
@@ -58,6 +61,7 @@ class FileResult:
     pages: int = 0
     passages: int = 0
     reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # added, but not everything went well
 
 
 @dataclass
@@ -69,6 +73,10 @@ class IngestReport:
     warnings: list[str] = field(
         default_factory=list
     )  # the index works, but not as well as it could
+    skipped: dict[str, int] = field(
+        default_factory=dict
+    )  # files of other types in folders, by suffix
+    save_error: str | None = None  # the vector index could not be saved (a full disk, say)
 
     def count(self, status: str) -> int:
         """How many files ended with this status."""
@@ -78,6 +86,11 @@ class IngestReport:
     def failed(self) -> list[FileResult]:
         """The files that could not be ingested."""
         return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """Every file in and the vector index saved."""
+        return not self.failed and self.save_error is None
 
     def summary(self) -> dict:
         """Counts for the closing line and for --json."""
@@ -93,6 +106,8 @@ class IngestReport:
             "summary": self.summary(),
             "files": [asdict(f) for f in self.files],
             "warnings": self.warnings,
+            "skipped": self.skipped,
+            "save_error": self.save_error,
         }
 
 
@@ -101,27 +116,60 @@ class IngestReport:
 FOLDER_NOTES = {"readme", "license", "licence", "changelog", "contributing", "manifest"}
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
+@dataclass
+class Found:
+    """The files to process, and what the folders held besides (file counts by suffix)."""
+
+    files: list[Path]
+    skipped: dict[str, int]
+
+
+def scan(paths: Iterable[str | Path]) -> Found:
     """Files to process: given files as they are, folders searched recursively for supported
-    types (hidden files and folder notes such as README.md left out)."""
+    types (hidden files and folder notes such as README.md left out, other types counted).
+
+    A symbolic link that loops or leads nowhere is kept, so that it is reported like any
+    file that cannot be read, and the rest of the batch goes on.
+    """
     found: list[Path] = []
+    skipped: Counter[str] = Counter()
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and p.stem.lower() not in FOLDER_NOTES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
-            found.append(path)  # missing or unsupported: extract() says why
+        if not path.is_dir():
+            found.append(path)  # missing, unsupported or a broken link: extract() says why
+            continue
+        for p in sorted(path.rglob("*")):
+            if p.stem.lower() in FOLDER_NOTES or any(
+                part.startswith(".") for part in p.relative_to(path).parts
+            ):
+                continue
+            if p.suffix.lower() in SUPPORTED_SUFFIXES and (p.is_file() or _broken_link(p)):
+                found.append(p)
+            elif p.is_file():
+                skipped[p.suffix.lower() or "(no suffix)"] += 1
     unique: dict[Path, Path] = {}
     for p in found:
-        unique.setdefault(p.resolve(), p)
-    return list(unique.values())
+        unique.setdefault(Path(os.path.realpath(p)), p)  # never raises, unlike resolve() on a loop
+    return Found(list(unique.values()), dict(skipped.most_common()))
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """The files `scan` finds."""
+    return scan(paths).files
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
+
+
+def skipped_note(skipped: dict[str, int]) -> str:
+    """ "skipped 3 files of other types in the folders (2 .docx, 1 .png)"."""
+    n = sum(skipped.values())
+    kinds = ", ".join(f"{count} {suffix}" for suffix, count in skipped.items())
+    return (
+        f"skipped {n} file{'s' if n != 1 else ''} of other types in the folders ({kinds});"
+        f" policymine reads {', '.join(SUPPORTED_SUFFIXES)}"
+    )
 
 
 def page_count(path: Path) -> int:
@@ -176,8 +224,16 @@ def ingest(
         What happened to each file, and the totals.
     """
     started = time.time()
-    report = IngestReport()
-    files = discover(paths)
+    paths = list(paths)
+    found = scan(paths)
+    files = found.files
+    report = IngestReport(skipped=found.skipped)
+    if not files and not prune:
+        where = ", ".join(printable(str(p)) for p in paths) or "no path given"
+        raise PolicymineError(
+            f"nothing to ingest in {where}"
+            + (f": {skipped_note(found.skipped)}" if found.skipped else ": no files there")
+        )
     name, dim = model_spec(settings.model)
     with (
         _terminate_as_interrupt(),
@@ -206,7 +262,7 @@ def ingest(
             if todo:
                 _index_files(todo, store, index, (name, dim), settings, report, progress)
         finally:
-            save_index(store, index)
+            _save(store, index, report)
         ensure_practices(store)  # an index from before practice records gets them all once
         if store.documents():  # once per index; an older index gets it with its next ingest
             problem = export_query_model(name, settings.index_dir)
@@ -264,12 +320,43 @@ def _index_files(
                     FileResult(str(path), status[path], len(item.doc.pages), len(item.passages))
                 )
             except Exception as exc:  # noqa: BLE001 - one bad document must not sink the batch
-                reason = f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
+                reason = (
+                    f"not stored: {DISK_FULL}"
+                    if _disk_full(exc)
+                    else f"indexing failed ({type(exc).__name__}: {one_line(str(exc))})"
+                )
                 report.files.append(FileResult(str(path), "failed", reason=reason))
+            else:
+                report.files[-1].warnings = list(item.doc.warnings)
         if done % SAVE_EVERY == 0:
-            save_index(store, index)
+            _save(store, index, report)
         if progress:
             progress.advance(path, pages[path])
+
+
+DISK_FULL = "the disk is full; free some space and run the same ingest again"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether an error is a full disk (or quota), from SQLite, the OS or FAISS."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "quota exceeded" in text
+
+
+def _save(store: Store, index, report: IngestReport) -> None:
+    """Save the vector index; a failure (a full disk) is noted in the report, not raised: the
+    database holds every stored document, and the next run repairs the index from it."""
+    try:
+        save_index(store, index)
+        report.save_error = None  # the last save is the one that counts
+    except (OSError, RuntimeError) as exc:
+        cause = DISK_FULL if _disk_full(exc) else f"{type(exc).__name__}: {one_line(str(exc), 160)}"
+        report.save_error = (
+            f"could not save the vector index in {store.path.parent} ({cause}); every document"
+            " reported as added is in the database, and the next ingest repairs the index from it"
+        )
 
 
 def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -> int:
@@ -314,7 +401,7 @@ def tag_files(
         done: resolved paths to skip (already in the output of an earlier run).
         explain: add, per passage, the matched terms and similarities behind each topic.
     """
-    files = [f for f in discover(paths) if str(f.resolve()) not in done]
+    files = [f for f in discover(paths) if os.path.realpath(f) not in done]
     pages = {path: page_count(path) for path in files}
     if progress:
         progress.begin(len(files), sum(pages.values()))

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -361,8 +361,10 @@ def list_practices(
             f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}"
         )
     backfill_practices(settings.index_dir, rebuild)
+    filters = filters or Filters()
     with Store(settings.index_dir) as store:
-        found = store.practices(filters or Filters(), instrument, limit)
+        filters = replace(filters, topic=store.index_meta().check_topic(filters.topic))
+        found = store.practices(filters, instrument, limit)
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 

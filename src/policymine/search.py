@@ -217,13 +217,9 @@ class Searcher:
         """The topic ids of the taxonomy the index was tagged with."""
         return json.loads(self.store.meta().get("topics", "[]"))
 
-    def check_topic(self, topic: str | None) -> None:
-        """PolicymineError naming the known topics when `topic` is not one of them (a bad
-        parameter, like a bad mode: serve answers 400, not 404)."""
-        if topic and topic not in self.topics:
-            raise PolicymineError(
-                f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}"
-            )
+    def check_topic(self, topic: str | None) -> str | None:
+        """The index's spelling of `topic`, or an error naming the known ones (IndexMeta.check_topic)."""
+        return self.store.index_meta().check_topic(topic)
 
     # ------------------------------------------------------------------ search
 
@@ -256,7 +252,7 @@ class Searcher:
         if mode not in MODES:
             raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         filters = filters or Filters()
-        self.check_topic(filters.topic)
+        filters = replace(filters, topic=self.check_topic(filters.topic))
         terms = query_terms(query)
         if mode == "keyword" and not terms:
             raise PolicymineError(
@@ -405,7 +401,7 @@ class Searcher:
         if (passage_id is None) == (text is None or not text.strip()):
             raise PolicymineError("give a passage id or --text, not both")
         filters = filters or Filters()
-        self.check_topic(filters.topic)
+        filters = replace(filters, topic=self.check_topic(filters.topic))
         city = None
         if passage_id is not None:
             doc, city = self.store.doc_of(passage_id)

@@ -22,7 +22,14 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NotFoundError
+from .errors import (
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+    NotFoundError,
+    PolicymineError,
+)
 from .types import Document, DocumentTags, Entity, Filters, Hit, Passage
 
 DB_FILE = "policymine.db"
@@ -175,6 +182,19 @@ class IndexMeta:
                 f" {index_dir}` once to upgrade it (unchanged files are not read again)"
             )
 
+    def check_topic(self, topic: str | None) -> str | None:
+        """The taxonomy's own spelling of `topic` (matched case-insensitively), or a
+        PolicymineError naming the known topics: the one check behind search, similar, digest,
+        practices and serve (a bad parameter, like a bad mode: serve answers 400, not 404)."""
+        if not topic or not self.topics:
+            return topic
+        match = next((t for t in self.topics if t.lower() == topic.strip().lower()), None)
+        if match is None:
+            raise PolicymineError(
+                f"unknown topic {topic!r}; known topics: {', '.join(self.topics)}"
+            )
+        return match
+
     def check_compatible(
         self,
         index_dir: Path,
@@ -200,10 +220,18 @@ LOCK_FILE = ".ingest.lock"
 
 @contextmanager
 def write_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock: a second writer fails at once, naming the one at work."""
+    """Hold the index's writer lock: a second writer fails at once, naming the one at work; a
+    folder that cannot be written to (a read-only mount, no permission) fails at once too."""
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_FILE, "a+") as fh:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(index_dir / LOCK_FILE, "a+")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise IndexReadOnlyError(
+            f"cannot write to {index_dir} ({exc.strerror or exc}): searching it works, but to"
+            " add files copy it to a folder you can write to and use that --index-dir"
+        ) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,6 +14,7 @@ Ray is an optional extra (`pip install 'policymine[ray]'`), imported only when a
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,7 +145,7 @@ def _run(
     # Workers resolve paths in their own working directory, so they get absolute ones; the
     # writer gets back the paths it was given. Biggest files first, so no task is left with a
     # long file at the end; one block per file.
-    pending = {str(p.resolve()): p for p in largest_first(paths)}
+    pending = {os.path.realpath(p): p for p in largest_first(paths)}  # no raise on a link loop
     dataset = ray.data.from_items(
         [{"path": sent} for sent in pending], override_num_blocks=len(pending)
     )
