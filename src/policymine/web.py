@@ -34,8 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from .config import Settings
+from .cues import INSTRUMENTS, STATUSES
 from .errors import NotFoundError, PolicymineError
-from .practices import DETECTOR_VERSION, INSTRUMENT_LABELS, INSTRUMENTS, STATUSES, to_practice
+from .practices import INSTRUMENT_LABELS, detector_version, to_practice
 from .search import MODES, query_terms
 from .serve import (
     MAX_K,
@@ -596,7 +597,8 @@ class WebApp:
         """Every stored practice record, best first (cached until the index changes)."""
 
         def compute(store: Store) -> list[Practice]:
-            if store.meta().get("practices") != DETECTOR_VERSION:
+            meta = store.index_meta()
+            if meta.practices != detector_version(meta.model or ""):
                 raise PolicymineError(
                     "this index has no current practice records: run `policymine practices --rebuild`"
                     " once (the web app writes nothing)"
