@@ -1,13 +1,26 @@
 import base64
 import re
 
+import numpy as np
 import pytest
 from conftest import REAL_CORPUS, needs_real_corpus, settings_for
 
 from policymine.clean import comparable
-from policymine.digest import build_digest, render_html, render_markdown, write_digest
+from policymine.digest import (
+    OTHERS,
+    build_digest,
+    gate_for,
+    group_practices,
+    key_figure,
+    render_html,
+    render_markdown,
+    write_digest,
+    year_of,
+)
 from policymine.errors import PolicymineError
+from policymine.practices import record
 from policymine.store import Store
+from policymine.types import Hit, Practice
 
 
 def assert_quotes_on_their_pages(digest, index_dir):
@@ -62,6 +75,146 @@ def test_query_digest_city_filter_and_errors(fake_index, tmp_path):
         build_digest(settings_for(fake_index))
     with pytest.raises(PolicymineError, match="must end in .md or .html"):
         write_digest(digest, tmp_path / "d.pdf")
+
+
+def test_query_digest_keeps_only_what_passes_the_gate(fake_index, tmp_path):
+    settings = settings_for(fake_index)
+    digest = build_digest(settings, query="residents vote on the budget", max_practices=40)
+    gate = gate_for("fake")
+    assert digest.practices and all(p.hit.score >= gate.threshold for p in digest.practices)
+    everything = build_digest(settings, topic="energy")
+    assert len(digest.practices) < 40 and len(everything.practices) < 40  # a gate, not a count
+    capped = build_digest(settings, query="residents vote on the budget", max_practices=1)
+    assert len(capped.practices) == 1  # --limit is a maximum
+
+
+def test_nothing_qualifies_writes_nothing_and_says_what_was_searched(fake_index, tmp_path):
+    from typer.testing import CliRunner
+
+    from policymine.cli import app
+
+    digest = build_digest(settings_for(fake_index), query="zebra migration across antarctica")
+    assert not digest.practices and not digest.clusters
+    with pytest.raises(PolicymineError, match="“zebra migration across antarctica”"):
+        write_digest(digest, tmp_path / "empty.html")
+    assert not (tmp_path / "empty.html").exists()
+    out = tmp_path / "none.html"
+    args = ["digest", "--query", "zebra migration across antarctica", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--index-dir", str(fake_index), "--model", "fake"])
+    assert result.exit_code == 1 and not out.exists()
+    message = result.output.strip()
+    assert "\n" not in message and "no practice record answers" in message
+    assert "zebra migration across antarctica" in message and str(fake_index) in message
+
+
+def test_html_citations_link_to_the_pdf_page(fake_index, tmp_path):
+    digest = build_digest(settings_for(fake_index), topic="energy")
+    page = render_html(digest)
+    for p in digest.practices:
+        link = digest.link(p)
+        assert link and link.startswith("file:///") and f"href='{link}'" in page
+        if p.hit.doc.endswith(".pdf"):
+            assert link.endswith(f".pdf#page={p.quote_page}")
+    assert "practices of this digest by city and instrument" in page
+    assert "whole index" not in page
+
+
+def _practice(city, title, instrument, quote, quantities=(), years=(), score=0.9, doc=None):
+    hit = Hit(
+        rank=1,
+        passage_id=abs(hash((city, title))) % 10**6,
+        doc=doc or f"{city.lower()}.pdf",
+        title=f"{city} plan",
+        page=3,
+        text=quote,
+        score=score,
+        topics=[],
+        city=city,
+        country="US",
+        lang="en",
+    )
+    return Practice(
+        hit=hit,
+        score=0.9,
+        instrument=instrument,
+        title=title,
+        quote=quote,
+        quote_page=3,
+        quantities=list(quantities),
+        years=list(years),
+    )
+
+
+def test_like_measures_grouped_across_cities_and_labelled_by_the_measure():
+    trees = [
+        _practice(
+            c,
+            f"{c} tree protection ordinance",
+            "regulation",
+            f"The {c} tree protection ordinance requires a permit to remove a tree.",
+        )
+        for c in ("Atlanta", "Boulder", "Napa")
+    ]
+    solar = [
+        _practice(
+            c,
+            "Solar obligation for new buildings",
+            "regulation",
+            "New buildings must carry a solar obligation on their roofs.",
+        )
+        for c in ("Berlin", "Hamburg")
+    ]
+    lone = [
+        _practice(
+            "Tulsa",
+            "Council minutes",
+            "participation_process",
+            "Public comment was heard on the budget at the meeting.",
+        )
+    ]
+    practices = trees + solar + lone
+    rng = np.random.default_rng(1)
+    base = {"tree": rng.normal(size=16), "solar": rng.normal(size=16), "lone": rng.normal(size=16)}
+    vectors = np.vstack(
+        [base["tree"] + 0.1 * rng.normal(size=16) for _ in trees]
+        + [base["solar"] + 0.1 * rng.normal(size=16) for _ in solar]
+        + [base["lone"]]
+    )
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    clusters = group_practices(practices, vectors)
+    labels = [c.label for c in clusters]
+    assert labels == [
+        "Tree protection ordinance: rules and requirements",
+        "Solar obligation: rules and requirements",
+        OTHERS,
+    ], labels
+    assert clusters[0].cities == ["Atlanta", "Boulder", "Napa"] and not clusters[-1].compared
+
+
+def test_key_figure_prefers_money_then_percent_from_the_quote():
+    p = _practice(
+        "Denver",
+        "Energize Denver",
+        "regulation",
+        "Buildings over 25,000 sq ft cut energy use by 30 % with $ 4 million in rebates from 2024.",
+        quantities=["25,000 sq", "30 %", "$ 4 million", "12 buildings"],
+        years=[2024, 2030],
+    )
+    assert key_figure(p) == "$ 4 million"
+    p.quantities = ["12 buildings", "30 %"]
+    assert key_figure(p) == "30 %"
+    assert year_of(p) == "2024"
+    p.quote, p.quantities = "No figure here at all in this quote of a measure.", []
+    assert key_figure(p) == "" and year_of(p) == "2024"
+
+
+def test_quote_keeps_a_name_with_an_abbreviation_whole():
+    text = (
+        "The City restored Rodney Cook Sr. Park in Vine City to hold stormwater. "
+        "The park stores up to 10 million gallons during heavy rain."
+    )
+    rec = record(1, text, "Green infrastructure", [], {3: comparable(text)}, 3, score=0.9)
+    assert rec is not None and "Rodney Cook Sr. Park" in rec.quote
 
 
 @pytest.mark.slow
