@@ -227,6 +227,7 @@ def test_digest_on_the_real_model(real_index):
 
 
 REAL_INDEX = "/tmp/real2"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, as tests/test_web.py launches it; never a downloaded one
 
 
 @pytest.mark.slow
@@ -250,3 +251,37 @@ def test_real_corpus_digests_quote_their_pages(tmp_path):
         digest = build_digest(settings, **kwargs)
         assert len(digest.cities) >= 5
         assert_quotes_on_their_pages(digest, copy)
+
+
+def test_digest_renders_in_headless_chromium(fake_index, tmp_path):
+    """The HTML digest as a reader sees it: tables, the figure decoded, links to PDF pages, nothing
+    fetched from the network. POLICYMINE_DIGEST_SCREENSHOT=docs/digest.png keeps the screenshot."""
+    import os
+    from pathlib import Path
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    digest = build_digest(settings_for(fake_index), topic="energy")
+    out = write_digest(digest, tmp_path / "digest.html")
+    shot = Path(os.environ.get("POLICYMINE_DIGEST_SCREENSHOT", tmp_path / "digest.png"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1400})
+        fetched = []
+        page.on("request", lambda r: fetched.append(r.url))
+        page.goto(out.as_uri())
+        page.wait_for_function("() => document.querySelector('figure img').complete")
+        assert page.inner_text("h1") == digest.title
+        assert page.evaluate("document.querySelector('figure img').naturalWidth") > 100
+        assert page.locator("table.compare").count() == len(digest.clusters)
+        rows = page.locator("table.compare tr").count() - len(digest.clusters)
+        assert rows == len(digest.practices)
+        hrefs = page.eval_on_selector_all("table.compare a, p.cite a", "els => els.map(e => e.href)")
+        assert len(hrefs) == 2 * len(digest.practices)
+        assert all(h.startswith("file:///") for h in hrefs)
+        assert all(u.startswith(("file:", "data:")) for u in fetched), fetched
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert shot.read_bytes().startswith(b"\x89PNG")
