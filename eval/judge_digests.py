@@ -62,18 +62,20 @@ def read_judgements() -> dict[tuple, int]:
         }
 
 
-def digests(index_dir: Path, model: str, limit: int):
+def digests(index_dir: Path, model: str, limit: int, threshold: float | None = None):
     settings = load(None, index_dir=index_dir, model=model)
     for kind, subject in subjects():
         started = time.perf_counter()
-        digest = build_digest(settings, **{kind: subject}, max_practices=limit)
+        digest = build_digest(
+            settings, **{kind: subject}, max_practices=limit, min_relevance=threshold
+        )
         yield kind, subject, digest, time.perf_counter() - started
 
 
 def pending(args) -> None:
     judged = read_judgements()
     items = {}
-    for kind, subject, digest, _ in digests(args.index_dir, args.model, args.limit):
+    for kind, subject, digest, _ in digests(args.index_dir, args.model, args.limit, args.threshold):
         for p in digest.practices:
             k = key(kind, subject, p.hit.doc, p.quote_page, p.quote)
             if k not in judged:
@@ -95,7 +97,9 @@ def score(args) -> None:
     ]
     good = total = missing = 0
     cities, seconds = [], []
-    for kind, subject, digest, took in digests(args.index_dir, args.model, args.limit):
+    for kind, subject, digest, took in digests(
+        args.index_dir, args.model, args.limit, args.threshold
+    ):
         marks = [
             judged.get(key(kind, subject, p.hit.doc, p.quote_page, p.quote))
             for p in digest.practices
@@ -125,6 +129,9 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--limit", type=int, default=LIMIT)
+    parser.add_argument(
+        "--threshold", type=float, help="the gate's threshold (default: the calibrated one)"
+    )
     args = parser.parse_args()
     (pending if args.command == "pending" else score)(args)
 
