@@ -43,9 +43,20 @@ PREFIX = 60  # characters of the quote (in its comparable form) that key a judge
 
 
 def subjects() -> list[tuple[str, str]]:
+    return [("query", text) for text, _ in QUERY_SPLITS.values()] + [("topic", t) for t in TOPICS]
+
+
+def _queries() -> dict[str, tuple[str, str]]:
+    """qid -> (query, split) of the chosen queries."""
     with (HERE / "qrels.tsv").open(encoding="utf-8") as f:
-        text = {row["qid"]: row["query"] for row in csv.DictReader(f, delimiter="\t")}
-    return [("query", text[q]) for q in QUERIES] + [("topic", t) for t in TOPICS]
+        found = {
+            r["qid"]: (r["query"], r.get("split") or "dev")
+            for r in csv.DictReader(f, delimiter="\t")
+        }
+    return {q: found[q] for q in QUERIES}
+
+
+QUERY_SPLITS = _queries()
 
 
 def key(kind: str, subject: str, doc: str, page: int | str, quote: str) -> tuple:
@@ -97,6 +108,8 @@ def score(args) -> None:
     ]
     good = total = missing = 0
     cities, seconds = [], []
+    split_of = {text: split for text, split in QUERY_SPLITS.values()}
+    groups: dict[str, list[int]] = {}
     for kind, subject, digest, took in digests(
         args.index_dir, args.model, args.limit, args.threshold
     ):
@@ -106,6 +119,8 @@ def score(args) -> None:
         ]
         known = [m for m in marks if m is not None]
         good, total, missing = good + sum(known), total + len(known), missing + marks.count(None)
+        group = f"{split_of[subject]} queries" if kind == "query" else "topics"
+        groups.setdefault(group, []).extend(known)
         named = {p.hit.city for p in digest.practices if p.hit.city}
         cities.append(len(named))
         seconds.append(took)
@@ -115,6 +130,9 @@ def score(args) -> None:
             f" | {len(named)} | {took:.1f} |"
         )
     print("\n".join(lines))
+    print()
+    for group, known in sorted(groups.items()):
+        print(f"{group}: precision {sum(known) / max(len(known), 1):.2f} over {len(known)}")
     print(
         f"\nprecision {good / max(total, 1):.2f} over {total} judged practices ({missing} not judged);"
         f" median cities per digest {statistics.median(cities)};"
