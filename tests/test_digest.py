@@ -1,5 +1,8 @@
 import base64
+import csv
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,7 +232,7 @@ def test_digest_on_the_real_model(real_index):
     assert not {"Munich", "Boston", "Pittsburgh"} & set(heat.cities)
 
 
-REAL_INDEX = "/tmp/real2"
+REAL_INDEX = os.environ.get("POLICYMINE_REAL_INDEX", "/tmp/real2")
 CHROMIUM = "/usr/bin/chromium"  # Debian's, as tests/test_web.py launches it; never a downloaded one
 
 
@@ -239,7 +242,6 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's, as tests/test_web.py launches it; ne
 def test_real_corpus_digests_quote_their_pages(tmp_path):
     """On a copy of the prebuilt real-corpus index, when there is one (ingesting 43 PDFs takes 20 minutes)."""
     import shutil
-    from pathlib import Path
 
     if not (Path(REAL_INDEX) / "policymine.db").exists():
         pytest.skip(f"no prebuilt index of {REAL_CORPUS} at {REAL_INDEX}")
@@ -259,9 +261,6 @@ def test_real_corpus_digests_quote_their_pages(tmp_path):
 def test_digest_renders_in_headless_chromium(fake_index, tmp_path):
     """The HTML digest as a reader sees it: tables, the figure decoded, links to PDF pages, nothing
     fetched from the network. POLICYMINE_DIGEST_SCREENSHOT=docs/digest.png keeps the screenshot."""
-    import os
-    from pathlib import Path
-
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM}")
@@ -290,3 +289,31 @@ def test_digest_renders_in_headless_chromium(fake_index, tmp_path):
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+@pytest.mark.realcorpus
+def test_every_judged_digest_quotes_its_pages(tmp_path):
+    """The 20 queries and 5 topics of eval/judge_digests.py on a copy of a real-corpus index
+    (POLICYMINE_REAL_INDEX): every quote is on the page it cites, every HTML citation links there."""
+    import shutil
+
+    if not (Path(REAL_INDEX) / "policymine.db").exists():
+        pytest.skip(f"no real-corpus index at {REAL_INDEX} (set POLICYMINE_REAL_INDEX)")
+    copy = tmp_path / "real"
+    shutil.copytree(REAL_INDEX, copy, ignore=shutil.ignore_patterns(".ingest.lock"))
+    settings = settings_for(copy, model="minilm")
+    root = Path(__file__).resolve().parents[1] / "eval"
+    with (root / "qrels.tsv").open(encoding="utf-8") as f:
+        queries = {r["qid"]: r["query"] for r in csv.DictReader(f, delimiter="\t")}
+    subjects = [("query", queries[f"en{i:02d}"]) for i in range(1, 21)]
+    subjects += [("topic", t) for t in ("energy", "mobility", "housing", "participation", "health")]
+    quotes = 0
+    for kind, subject in subjects:
+        digest = build_digest(settings, **{kind: subject}, max_practices=12)
+        assert_quotes_on_their_pages(digest, copy)
+        page = render_html(digest)
+        for p in digest.practices:
+            assert f"#page={p.quote_page}'" in page or not p.hit.doc.endswith(".pdf")
+        quotes += len(digest.practices)
+    assert quotes >= 50

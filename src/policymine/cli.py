@@ -659,12 +659,11 @@ def digest(
 ) -> None:
     """A practice digest: the practices that answer a question (or are strongly about a topic), like measures compared across cities in tables, a figure of the digest by city and instrument, and citations linked to their pages.
 
-    A query digest keeps only practices that pass a relevance gate calibrated on judged queries;
-    when no practice qualifies, one line says what was searched, no file is written and the exit code is 1.
+    A query digest keeps only the practices that pass a relevance gate calibrated on judged queries, a topic digest those strongly about the topic. When no practice qualifies, one line says what was searched, no file is written and the exit code is 1.
 
     Example: policymine digest --query "protecting residents from extreme heat" --out heat.html
     """
-    from .digest import build_digest, write_digest
+    from .digest import build_digest, compared_text, write_digest
 
     result = build_digest(
         config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit
@@ -678,7 +677,7 @@ def digest(
     path = write_digest(result, out_file)
     err.print(
         f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places;"
-        f" {len(result.compared)} measures compared across cities"
+        f" {compared_text(result)}"
     )
 
 
