@@ -31,7 +31,7 @@ demo: install
 	$(PM) search "how do cities let residents decide on the budget" -k 3
 	$(PM) search "affordable housing quotas for new development" -k 3 --country DE
 	$(PM) digest --topic energy --out indexes/digest-energy.md
-	$(PM) digest --query "protecting residents from urban heat" --out indexes/digest-heat.html
+	$(PM) digest --query "green roofs and trees to cool the city" --out indexes/digest-heat.html
 	@echo "demo done: index in indexes/, digests in indexes/digest-energy.md and indexes/digest-heat.html"
 
 test: install

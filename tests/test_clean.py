@@ -1,5 +1,7 @@
 from collections import Counter
 
+import pytest
+
 from policymine import clean
 
 
@@ -67,6 +69,32 @@ def test_sentence_ends_and_boundaries():
         "2030 is the target.",
     ]
     assert clean.SENTENCE_END_RE.split("See e.g. the plan.") == ["See e.g. the plan."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The City renamed Rodney Cook Sr. Park after the flood.",
+        "Dr. Weber and Mr. Smith chair the panel.",
+        "Ordinance No. 12 sets the rules.",
+        "Die Stadt fördert z. B. Solaranlagen auf Schulen.",
+        "Es gibt ca. 40 Projekte, vgl. Abb. 3 und Nr. 5.",
+        "Measures, e.g. Green roofs, and i.e. Cool pavements.",
+        "Martin Luther King Jr. Drive gets a bike lane.",
+    ],
+)
+def test_sentences_do_not_end_after_abbreviations(text):
+    assert clean.SENTENCE_END_RE.split(text + " It ends here.") == [text, "It ends here."]
+
+
+def test_sentences_still_end_after_words_that_end_like_abbreviations():
+    text = "We met the Mayor. Then Leipzig. Dr. Weber spoke at the Hauptstr. Sie wachsen."
+    assert clean.SENTENCE_END_RE.split(text) == [
+        "We met the Mayor.",
+        "Then Leipzig.",
+        "Dr. Weber spoke at the Hauptstr.",
+        "Sie wachsen.",
+    ]
 
 
 def test_years_from_1950_to_2069_not_inside_longer_numbers():

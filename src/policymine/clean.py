@@ -43,8 +43,26 @@ _TRANSLATE = str.maketrans(
 BULLET_RE = re.compile(r"^\s*(?:[•\-–*▪►➢✓]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 # A text ending here ends its sentence (the next line, column or page starts a new one).
 ENDS_SENTENCE_RE = re.compile(r"[.!?:;\"')»“”]\s*$")
-# The space between two sentences: after end punctuation, before a capital, digit or bullet.
-SENTENCE_END_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])")
+# The space between two sentences: after end punctuation, before a capital, digit or bullet;
+# never after an abbreviation that a name or a number follows ("Rodney Cook Sr. Park",
+# "Dr. Weber", "No. 12", "z. B. Stadtwerke", "ca. 40 %"). The abbreviation must start a word
+# ("Mayor." or "Leipzig." still end a sentence). Python's look-behinds are fixed-width: one
+# look-behind per group and length.
+ABBREVIATIONS = (  # single letters are the first halves of "z. B.", "d. h.", "u. a."
+    ("z", "d", "u", "s", "v", "e", "i"),
+    ("Nr", "No", "Sr", "Jr", "Dr", "St", "Mr", "Ms", "ca", "Co"),
+    ("Mrs", "Abs", "Art", "bzw", "vgl", "Inc", "Ave", "Fig", "Abb", "Ltd", "Str", "sog"),
+    ("e.g", "i.e", "z.B", "d.h", "u.a", "Prof", "inkl", "Corp"),
+    ("z. B", "d. h", "u. a"),
+)
+_NOT_AFTER_ABBREVIATION = "".join(
+    f"(?<!(?<![^\\s(])(?:{'|'.join(re.escape(a) for a in group if len(a) == size)})\\.)"
+    for group in ABBREVIATIONS
+    for size in sorted({len(a) for a in group})
+)
+SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?;:])" + _NOT_AFTER_ABBREVIATION + r"\s+(?=[\"'(„]?[A-ZÄÖÜ0-9•])"
+)
 # A year from 1950 to 2069 (plans name target years like 2050), not part of a longer number;
 # letters may touch it ("FY2030", "2030er", "plan_2030").
 YEAR_RE = re.compile(r"(?<!\d)(19[5-9]\d|20[0-6]\d)(?!\d)")

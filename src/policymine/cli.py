@@ -671,28 +671,37 @@ def digest(
         ),
     ] = Path("digest.md"),
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="At most this many practices.")
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, help="At most this many practices (fewer when fewer qualify)."
+        ),
     ] = 40,
     index_dir: IndexDir = None,
     model: Model = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
-    """A practice digest: comparable practices clustered across cities, with a summary table, a topic-by-city heatmap and citations.
+    """A practice digest: the practices that answer a question (or are strongly about a topic), like measures compared across cities in tables, a figure of the digest by city and instrument, and citations linked to their pages.
+
+    A query digest keeps only the practices that pass a relevance gate calibrated on judged queries, a topic digest those strongly about the topic. When no practice qualifies, one line says what was searched, no file is written and the exit code is 1.
 
     Example: policymine digest --query "protecting residents from extreme heat" --out heat.html
     """
-    from .digest import build_digest, write_digest
+    from .digest import build_digest, compared_text, write_digest
 
     result = build_digest(
         config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit
     )
+    if not result.practices:
+        err.print(escape(result.empty_message))
+        raise typer.Exit(1)
     if json_:
         _print_json(result.to_dict())
         return
     path = write_digest(result, out_file)
     err.print(
-        f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places in {len(result.clusters)} clusters"
+        f"wrote {path} · {len(result.practices)} practices from {len(result.cities)} places;"
+        f" {compared_text(result)}"
     )
 
 
