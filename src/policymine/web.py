@@ -752,8 +752,8 @@ class WebApp:
         if figure:
             uri = "data:image/png;base64," + base64.b64encode(figure).decode()
             parts.append(
-                f"<figure class=heatmap><img src='{uri}' alt='Practice records per topic and city'>"
-                "<figcaption>Practice records per topic (rows) and city (columns) over the whole index.</figcaption></figure>"
+                f"<figure class=heatmap><img src='{uri}' alt='Practices of this digest by instrument and city'>"
+                "<figcaption>Practices of this digest by instrument (rows) and city (columns).</figcaption></figure>"
             )
         for i, cluster in enumerate(digest.clusters, start=1):
             parts.append(
