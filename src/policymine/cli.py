@@ -965,8 +965,10 @@ def eval_practices(
     from .evaluate import compare_practices
 
     results = compare_practices(labelled, split, model or DEFAULTS.model)
-    if json_:
-        _print_json([{"system": s, "lang": lang, **r.to_dict()} for s, lang, r in results])
+    if json_:  # the learned detector over all rows, then every system and language
+        system, lang, first = results[0]
+        rows = [{"system": s, "lang": g, **r.to_dict()} for s, g, r in results]
+        _print_json({"system": system, "lang": lang, **first.to_dict(), "systems": rows})
         return
     out.print(f"{labelled} · split {split}")
     out.print(
