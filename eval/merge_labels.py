@@ -15,6 +15,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "eval" / "labels"
 INSTRUMENTS = {
@@ -28,21 +30,10 @@ INSTRUMENTS = {
     "target_plan",
 }
 STATUSES = {"planned", "adopted", "implemented"}
-TOPICS = [
-    "climate",
-    "energy",
-    "housing",
-    "mobility",
-    "participation",
-    "economy",
-    "equity",
-    "health",
-    "environment",
-    "land_use",
-    "governance",
-    "digital",
-    "education",
-]
+# The default taxonomy's topic ids, in its order.
+TOPICS = list(
+    tomllib.loads((ROOT / "src/policymine/data/taxonomy.toml").read_text("utf-8"))["topics"]
+)
 
 
 def read_jsonl(path: Path) -> list[dict]:

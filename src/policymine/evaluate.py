@@ -199,14 +199,20 @@ def compare_tags(
         ],
         "majority class": [majority] * len(rows),
     }
+    return per_language(
+        rows, systems, lambda kept, predicted: _tag_report(kept, topics, predicted, split)
+    )
+
+
+def per_language(
+    rows: list[dict], systems: dict[str, list], score
+) -> list[tuple[str, str, object]]:
+    """(system, language, score(rows, predictions)) over all rows, then per language."""
     out = []
     for lang in ["all", *sorted({r.get("lang", "en") for r in rows})]:
         keep = [i for i, r in enumerate(rows) if lang == "all" or r.get("lang", "en") == lang]
         for name, predicted in systems.items():
-            report = _tag_report(
-                [rows[i] for i in keep], topics, [predicted[i] for i in keep], split
-            )
-            out.append((name, lang, report))
+            out.append((name, lang, score([rows[i] for i in keep], [predicted[i] for i in keep])))
     return out
 
 
@@ -318,15 +324,11 @@ def compare_practices(
         ],
         "majority class": [majority] * len(rows),
     }
-    out = []
-    for lang in ["all", *sorted({r.get("lang", "en") for r in rows})]:
-        keep = [i for i, r in enumerate(rows) if lang == "all" or r.get("lang", "en") == lang]
-        for name, verdicts in systems.items():
-            report = _practice_report(
-                [rows[i] for i in keep], split, MIN_PRACTICE_SCORE, [verdicts[i] for i in keep]
-            )
-            out.append((name, lang, report))
-    return out
+    return per_language(
+        rows,
+        systems,
+        lambda kept, verdicts: _practice_report(kept, split, MIN_PRACTICE_SCORE, verdicts),
+    )
 
 
 def _most_common(values) -> str | None:
