@@ -191,7 +191,7 @@ TITLES = [
         "3.1 Background",
         "The County will require all new buildings to install solar panels on roofs.",
         None,
-        "Require all new buildings to install solar panels on roofs",
+        "Require all new buildings to install solar panels",
     ),
 ]
 

@@ -251,6 +251,7 @@ class Searcher:
             )
         if mode not in MODES:
             raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        self.store.refresh()
         filters = filters or Filters()
         filters = replace(filters, topic=self.check_topic(filters.topic))
         terms = query_terms(query)
@@ -400,6 +401,7 @@ class Searcher:
         """
         if (passage_id is None) == (text is None or not text.strip()):
             raise PolicymineError("give a passage id or --text, not both")
+        self.store.refresh()
         filters = filters or Filters()
         filters = replace(filters, topic=self.check_topic(filters.topic))
         city = None

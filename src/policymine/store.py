@@ -258,11 +258,21 @@ def _connect(path: Path, writable: bool, follow: bool = False) -> sqlite3.Connec
     """
     if writable:
         return sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    wal = path.with_name(path.name + "-wal")
-    shared = wal.exists() or (follow and os.access(path.parent, os.W_OK))
-    mode = "ro" if shared else "ro&immutable=1"
+    mode = "ro" if _shared(path, follow) else "ro&immutable=1"
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
     return sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+
+
+def _shared(path: Path, follow: bool) -> bool:
+    """Whether a reader must open the database shared (with locks and the -shm file)."""
+    wal = path.with_name(path.name + "-wal")
+    return wal.exists() or (follow and os.access(path.parent, os.W_OK))
+
+
+def _stamp(path: Path) -> tuple[int, int, bool]:
+    """What changes when anyone commits to the database: its size and time, and the -wal file."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, path.with_name(path.name + "-wal").exists()
 
 
 @dataclass(frozen=True)
@@ -337,7 +347,10 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: `serve` opens the store in one thread and answers in another,
         # one request at a time.
+        self.follow = follow
         self.db = _connect(self.path, self.writable, follow)
+        # An immutable reader sees the file as it was: `refresh` opens it again once it changed.
+        self._stamp = None if self.writable or _shared(self.path, follow) else _stamp(self.path)
         try:
             if self.writable:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -359,6 +372,14 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+    def refresh(self) -> None:
+        """For a reader opened immutable (no writer was at work then): open the database again
+        when someone has committed since, so that a reader kept open sees the new state."""
+        if self._stamp is not None and _stamp(self.path) != self._stamp:
+            self.db.close()
+            self.db = _connect(self.path, False, self.follow)
+            self._stamp = None if _shared(self.path, self.follow) else _stamp(self.path)
 
     def _migrate(self) -> None:
         IndexMeta.read(self.db).check_schema(self.path.parent, older_ok=True)
