@@ -31,6 +31,7 @@ PAGE_NUMBER_RE = re.compile(
 _CONTENTS_RE = re.compile(r"^(table of )?contents|^inhalt", re.IGNORECASE)
 _BOLD_RE = re.compile(r"bold|black|heavy|semibold", re.IGNORECASE)
 MAX_MEAN_CELL_CHARS = 120  # longer cells are prose in a ruled box, not a table
+MIN_FILLED_CELLS = 0.25  # share of a grid's cells a data table fills (a chart's grid: a few labels)
 MARGIN = 0.1  # share of the page height treated as header or footer zone
 FAR_MARGIN = 0.16  # page numbers may sit this far in when they count like page numbers
 
@@ -97,22 +98,57 @@ def lines_from_words(words: list[Word], table_boxes: Sequence[Box] = ()) -> list
 
 def overprinted(chars: list[Word]) -> bool:
     """Whether glyphs sit on top of an identical glyph (fake bold: each glyph drawn two or four times)."""
+    texts = [c["text"] for c in chars]
     repeats = 0
-    for i, c in enumerate(chars):
-        repeats += any(
-            o["text"] == c["text"]
-            and abs(o["x0"] - c["x0"]) < 1.5
-            and abs(o["top"] - c["top"]) < 1.5
-            for o in chars[max(0, i - 3) : i]
+    for i, text in enumerate(texts):
+        for j in range(max(0, i - 3), i):
+            if (
+                texts[j] == text
+                and abs(chars[j]["x0"] - chars[i]["x0"]) < 1.5
+                and abs(chars[j]["top"] - chars[i]["top"]) < 1.5
+            ):
+                repeats += 1
+                if (
+                    repeats >= 5
+                ):  # a glyph on top of its twin is never real text, even in one heading
+                    return True
+                break
+    return False
+
+
+def dedupe_chars(chars: list[Word], tolerance: float = 1.0) -> list[Word]:
+    """The characters without the copies drawn on top of them (fake bold): of glyphs with the
+    same text, font and size whose x0 and top lie within `tolerance`, the first is kept
+    (what pdfplumber's `dedupe_chars` does, in one pass over a grid)."""
+    seen: dict[tuple, list[Word]] = {}
+    kept = []
+    for c in chars:
+        key = (c["text"], c["fontname"], round(c["size"], 1))
+        gx, gy = int(c["x0"] // tolerance), int(c["top"] // tolerance)
+        twins = (
+            o
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for o in seen.get((*key, gx + dx, gy + dy), ())
         )
-    return repeats >= 5  # a glyph on top of its twin is never real text, even in one heading
+        if any(
+            abs(o["x0"] - c["x0"]) <= tolerance and abs(o["top"] - c["top"]) <= tolerance
+            for o in twins
+        ):
+            continue
+        seen.setdefault((*key, gx, gy), []).append(c)
+        kept.append(c)
+    return kept
 
 
 def is_data_table(rows: list[list[str]]) -> bool:
-    """A grid of short cells, not a page frame or a text box that happens to have rulings."""
+    """A grid of short cells, mostly filled: not a page frame or a text box that happens to have
+    rulings, nor a chart whose gridlines and bars hold a few axis labels."""
     cells = [c for r in rows for c in r if c]
     if len(rows) < 2 or max(len(r) for r in rows) < 2 or len(cells) < 4:
         return False
+    if len(cells) < MIN_FILLED_CELLS * len(rows) * max(len(r) for r in rows):
+        return False  # a chart's gridlines and bars, with an axis label here and there
     return sum(len(c) for c in cells) / len(cells) <= MAX_MEAN_CELL_CHARS
 
 
