@@ -154,35 +154,32 @@ def has_ruled_grid(page: pypdfium2.PdfPage, words: list[Word]) -> bool:
 
     Like pdfplumber's own first test it wants eight lines or rectangles. Then words must sit
     in cells: between a rule above and one below and a rule left and one right, in at least
-    two rows and two columns of such cells (a page frame or a boxed paragraph is one cell,
-    an icon holds no words). It errs towards yes: a page it passes costs a pdfplumber
-    parse, a table it misses is lost.
+    two rows and two columns of such cells, each with words (a page frame or a boxed
+    paragraph is one cell, an icon holds no words, a chart's labels sit in cells that line
+    up neither by row nor by column). It errs towards yes: a page it passes costs a
+    pdfplumber parse, a table it misses is lost.
     """
     horizontal, vertical, pieces = rulings(page)
     if pieces < MIN_PIECES or len(horizontal) < 3 or len(vertical) < 3:
         return False
     horizontal, vertical = _joined(horizontal), _joined(vertical)
     tol = 3.0  # pdfplumber's snap and join tolerance
-    cells = set()
+    rows: dict[tuple[int, int], set[tuple[int, int]]] = {}  # (above, below) -> {(left, right)}
     for w in words:
         cx, cy = (w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2
-        above = max(
-            (h[0] for h in horizontal if h[0] < cy and h[1] - tol <= cx <= h[2] + tol), default=None
-        )
-        below = min(
-            (h[0] for h in horizontal if h[0] > cy and h[1] - tol <= cx <= h[2] + tol), default=None
-        )
+        spans_x = [h[0] for h in horizontal if h[1] - tol <= cx <= h[2] + tol]
+        above = max((y for y in spans_x if y < cy), default=None)
+        below = min((y for y in spans_x if y > cy), default=None)
         if above is None or below is None:
             continue
-        left = max(
-            (v[0] for v in vertical if v[0] < cx and v[1] - tol <= cy <= v[2] + tol), default=None
-        )
-        right = min(
-            (v[0] for v in vertical if v[0] > cx and v[1] - tol <= cy <= v[2] + tol), default=None
-        )
+        spans_y = [v[0] for v in vertical if v[1] - tol <= cy <= v[2] + tol]
+        left = max((x for x in spans_y if x < cx), default=None)
+        right = min((x for x in spans_y if x > cx), default=None)
         if left is not None and right is not None:
-            cells.add((round(above), round(below), round(left), round(right)))
-    return len(cells) >= 4 and len({c[:2] for c in cells}) >= 2 and len({c[2:] for c in cells}) >= 2
+            rows.setdefault((round(above), round(below)), set()).add((round(left), round(right)))
+    # Two rows of cells that share two columns of cells: the least a data table has.
+    keys = [cols for cols in rows.values() if len(cols) >= 2]
+    return any(len(a & b) >= 2 for i, a in enumerate(keys) for b in keys[i + 1 :])
 
 
 def _joined(segments: list[Segment], tol: float = 3.0) -> list[Segment]:
@@ -230,6 +227,11 @@ def rulings(page: pypdfium2.PdfPage) -> tuple[list[Segment], list[Segment], int]
         straight = True
         prev = None
         n = pdfium_c.FPDFPath_CountSegments(obj)
+        if n > 100 and any(
+            pdfium_c.FPDFPathSegment_GetType(pdfium_c.FPDFPath_GetPathSegment(obj, k)) == _BEZIER
+            for k in range(16)
+        ):
+            continue  # a long path with curves early on is a drawing (a map, a plot), not rules
         for k in range(n + 1):
             seg = pdfium_c.FPDFPath_GetPathSegment(obj, k) if k < n else None
             kind = pdfium_c.FPDFPathSegment_GetType(seg) if seg else _MOVETO
@@ -262,6 +264,7 @@ def rulings(page: pypdfium2.PdfPage) -> tuple[list[Segment], list[Segment], int]
 
 
 _MOVETO = pdfium_c.FPDF_SEGMENT_MOVETO
+_BEZIER = pdfium_c.FPDF_SEGMENT_BEZIERTO
 _LINETO = pdfium_c.FPDF_SEGMENT_LINETO
 _Matrix = tuple[float, float, float, float, float, float]
 _IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
