@@ -2,9 +2,11 @@
 
 Each method reads the same PDFs in the same run and the table prints pages per second
 and the ratio to raw pdfplumber `extract_text` on one process (the baseline a user would
-write). policymine is timed twice: `extract` on one process, and `extract_all`, which is
-what `ingest` and `tag` use (worker processes on all cores). pdfplumber on all cores is
-shown as well, so the single-process and the same-cores comparisons are both in view.
+write). policymine `extract` is timed on one process with both character sources: pdfium
+(the default) and pdfplumber (the previous path), and the ratio of the two is printed;
+then `extract_all`, which is what `ingest` and `tag` use (worker processes on all cores).
+pdfplumber on all cores is shown as well, so the single-process and the same-cores
+comparisons are both in view.
 
     python benchmarks/extract_speed.py ../shared/corpus [--sample 10]
 """
@@ -55,11 +57,16 @@ def pdfium_text(path: Path) -> int:
         pdf.close()
 
 
-def policymine_one(path: Path) -> int:
+def policymine_one(path: Path, extractor: str = "pdfium") -> int:
     try:
-        return len(extract(path).pages)
+        return len(extract(path, extractor=extractor).pages)
     except Exception:  # noqa: BLE001 - rejected files (garbled) still cost their parse
         return 0
+
+
+def policymine_previous(path: Path) -> int:
+    """The previous path: the same layout over pdfplumber's words."""
+    return policymine_one(path, extractor="pdfplumber")
 
 
 def _serial(fn, files: list[Path]) -> None:
@@ -95,22 +102,29 @@ def main() -> None:
     methods = [
         ("pdfplumber extract_text, 1 process (baseline)", lambda: _serial(plumber_text, files)),
         ("pypdfium2 get_text_range, 1 process", lambda: _serial(pdfium_text, files)),
-        ("policymine extract, 1 process", lambda: _serial(policymine_one, files)),
+        (
+            "policymine extract, previous path (pdfplumber), 1 process",
+            lambda: _serial(policymine_previous, files),
+        ),
+        ("policymine extract, pdfium, 1 process", lambda: _serial(policymine_one, files)),
         (f"pdfplumber extract_text, {w} processes", lambda: _pool(plumber_text, files, w)),
         (f"policymine extract_all, {w} processes (ingest, tag)", lambda: _policymine_all(files, w)),
     ]
     print(f"{len(files)} PDFs, {pages} pages, {w} cores\n")
     print("| method | seconds | pages/s | × baseline |\n|---|---|---|---|")
     baseline = None
+    took = {}
     for name, run in methods:
         started = time.perf_counter()
         run()
-        seconds = time.perf_counter() - started
+        seconds = took[name] = time.perf_counter() - started
         baseline = baseline or seconds
         print(
             f"| {name} | {seconds:.1f} | {pages / seconds:.1f} | {baseline / seconds:.2f} |",
             flush=True,
         )
+    previous, new = (took[name] for name, _ in methods[2:4])
+    print(f"\npolicymine extract, pdfium / previous path, 1 process: {previous / new:.2f}x pages/s")
 
 
 if __name__ == "__main__":

@@ -127,10 +127,31 @@ def test_overprinted_glyphs_are_recognised():
     assert layout.overprinted(doubled)
 
 
+def test_overprinted_copies_are_dropped_and_the_first_kept():
+    chars = [word(c, 50 + 5 * i, 100) for i, c in enumerate("Overview")]
+    copy = [{**ch, "x0": ch["x0"] + 0.4, "top": ch["top"] - 0.2} for ch in chars]
+    assert layout.dedupe_chars(chars + copy) == chars  # a whole heading drawn twice
+    twice = [c for ch in chars for c in (ch, {**ch, "x0": ch["x0"] + 0.3})]
+    assert layout.dedupe_chars(twice) == chars  # each glyph drawn twice
+    # The same letter further along, or in another font, is text, not a copy.
+    apart = [word("e", 50, 100), word("e", 52, 100), word("e", 50, 100, fontname="Bold")]
+    assert layout.dedupe_chars(apart, tolerance=1) == apart
+
+
 def test_data_tables_are_grids_of_short_cells():
     assert layout.is_data_table([["Year", "t CO2"], ["2020", "1,200"], ["2030", "600"]])
     assert not layout.is_data_table([["one frame around the page"]])
     assert not layout.is_data_table([["a" * 200, "b" * 200], ["c" * 200, "d" * 200]])
+
+
+def test_a_charts_grid_with_a_few_axis_labels_is_not_a_table():
+    """Knoxville's emissions chart: gridlines and bars make a 12 x 20 grid, five cells hold years."""
+    rows = [[""] * 20 for _ in range(5)]
+    for r, label in enumerate(["2015", "2012 2005", "2005", "2019 2005 2012", "200520122015"]):
+        rows[r][r] = label
+    assert not layout.is_data_table(rows)
+    rows = [["Sector", "2005", "2019"], ["Buildings", "", "412"], ["Transport", "388", ""]]
+    assert layout.is_data_table(rows)  # a real table may leave a cell empty
 
 
 def test_runs_of_low_values():

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from . import clean, layout, ocr
+from . import clean, layout, ocr, pdfium_words
 from .config import SUPPORTED_SUFFIXES, Settings
 from .errors import ExtractionError
 from .types import Block, Document, Page
@@ -26,6 +26,10 @@ _BAD_TITLE_RE = re.compile(
     re.IGNORECASE,
 )
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
+# Whose characters the layout reads: "pdfium" (fast, the default) or "pdfplumber" (the
+# previous path, kept so that benchmarks and tests can compare the two).
+EXTRACTORS = ("pdfium", "pdfplumber")
+DEFAULT_EXTRACTOR = "pdfium"
 
 
 def sha256_file(path: Path) -> str:
@@ -37,12 +41,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract(path: str | Path, settings: Settings | None = None) -> Document:
+def extract(
+    path: str | Path, settings: Settings | None = None, extractor: str = DEFAULT_EXTRACTOR
+) -> Document:
     """Extract a document's cleaned pages.
 
     Args:
         path: a .pdf, .txt or .md file.
         settings: `ocr` reads the pages without a usable text layer with Tesseract.
+        extractor: whose characters a PDF's layout is read from, one of `EXTRACTORS`.
 
     Returns:
         The Document, pages numbered from 1 as in the PDF.
@@ -65,7 +72,7 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
         raise ExtractionError(path, "empty file")
     settings = settings or Settings()
     if suffix == ".pdf":
-        doc = _extract_pdf(path, settings.ocr)
+        doc = _extract_pdf(path, settings.ocr, extractor)
     else:
         doc = _extract_text_file(path)
     if not any(p.text.strip() for p in doc.pages):
@@ -234,30 +241,20 @@ def _no_pages(path: Path) -> ExtractionError:
     return ExtractionError(path, "corrupt or truncated PDF (no page could be read)")
 
 
-def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
-    import pdfplumber  # imported here: the search path never needs it
-
+def _extract_pdf(path: Path, use_ocr: bool = False, extractor: str = DEFAULT_EXTRACTOR) -> Document:
     with open(path, "rb") as fh:
         head = fh.read(1024)
     if b"%PDF-" not in head:
         raise ExtractionError(path, "not a PDF (no %PDF- header)")
+    read = _read_pdfium if extractor == "pdfium" else _read_pdfplumber
     try:
-        with pdfplumber.open(path) as pdf:
-            if pdf.doc.encryption and _needs_password(path):
-                raise ExtractionError(path, ENCRYPTED)
-            metadata = dict(pdf.metadata or {})
-            raw_pages = []
-            for i, page in enumerate(pdf.pages):
-                raw_pages.append(_read_page(page, i + 1))
-                page.close()  # pdfplumber caches every layout object per page otherwise
+        metadata, raw_pages = read(path)
     except ExtractionError:
         raise
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises a zoo of types for broken files
+    except Exception as exc:  # noqa: BLE001 - pdfminer and pdfium raise a zoo of types for broken files
         raise _open_error(path, exc) from None
     if not raw_pages:
         raise _no_pages(path)
-    for raw, label in zip(raw_pages, _page_labels(path, len(raw_pages))):
-        raw.label = label
     pages = _layout(raw_pages)
     full = "\n".join(p.text for p in pages)
     if use_ocr:
@@ -272,6 +269,60 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
         pages=pages,
         year=_year_from(str(metadata.get("Title", ""))) or _year_from(path.stem),
     )
+
+
+def _read_pdfium(path: Path) -> tuple[dict, list[layout.PageLines]]:
+    """Metadata and each page's lines from pdfium's characters; ruled tables from pdfplumber,
+    opened only for the pages that draw enough straight lines to hold one."""
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    plumber = None
+    try:
+        metadata = pdf.get_metadata_dict(skip_empty=True)
+        raw_pages = []
+        for i, label in enumerate(_labels(pdf)):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            try:
+                words = pdfium_words.page_words(page, textpage)
+                tables: list[list[list[str]]] = []
+                boxes: list[layout.Box] = []
+                if pdfium_words.has_ruled_grid(page, words):
+                    import pdfplumber  # imported here: most pages never need it
+
+                    plumber = plumber or pdfplumber.open(path)
+                    if i < len(plumber.pages):
+                        tables, boxes = _ruled_tables(plumber.pages[i])
+                        plumber.pages[i].close()
+                width, height = page.get_width(), page.get_height()
+            finally:
+                textpage.close()
+                page.close()
+            lines = layout.lines_from_words(words, boxes)
+            raw_pages.append(layout.PageLines(i + 1, width, height, lines, tables, label))
+    finally:
+        pdf.close()
+        if plumber is not None:
+            plumber.close()
+    return metadata, raw_pages
+
+
+def _read_pdfplumber(path: Path) -> tuple[dict, list[layout.PageLines]]:
+    """Metadata and each page's lines from pdfplumber's words (the previous, slower path)."""
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        if pdf.doc.encryption and _needs_password(path):
+            raise ExtractionError(path, ENCRYPTED)
+        metadata = dict(pdf.metadata or {})
+        raw_pages = []
+        for i, page in enumerate(pdf.pages):
+            raw_pages.append(_read_page(page, i + 1))
+            page.close()  # pdfplumber caches every layout object per page otherwise
+    for raw, label in zip(raw_pages, _page_labels(path, len(raw_pages))):
+        raw.label = label
+    return metadata, raw_pages
 
 
 def _read_with_ocr(path: Path, pages: list[Page], lang: str) -> None:
@@ -300,27 +351,43 @@ def _page_labels(path: Path, n_pages: int) -> list[str | None]:
     try:
         pdf = pypdfium2.PdfDocument(str(path))
         try:
-            labels = [pdf.get_page_label(i) or None for i in range(min(n_pages, len(pdf)))]
+            labels = _labels(pdf)[:n_pages]
         finally:
             pdf.close()
     except Exception:  # noqa: BLE001 - a malformed label tree costs the labels, not the document
         return [None] * n_pages
-    # A label equal to the physical number adds nothing.
-    labels = [None if lab == str(i + 1) else lab for i, lab in enumerate(labels)]
     return labels + [None] * (n_pages - len(labels))
 
 
-def _read_page(page, number: int) -> layout.PageLines:
-    """Lines (pre-column) and tables of one page, from pdfplumber's words."""
+def _labels(pdf) -> list[str | None]:
+    """An open pypdfium2 document's page labels; None where the label is the physical number."""
+    labels: list[str | None] = []
+    for i in range(len(pdf)):
+        try:
+            label = pdf.get_page_label(i) or None
+        except Exception:  # noqa: BLE001 - a malformed label tree costs the labels, not the document
+            label = None
+        labels.append(None if label == str(i + 1) else label)
+    return labels
+
+
+def _ruled_tables(page) -> tuple[list[list[list[str]]], list[layout.Box]]:
+    """The data tables pdfplumber finds on a page with ruling lines, and their boxes."""
     tables: list[list[list[str]]] = []
-    table_boxes: list[layout.Box] = []
+    boxes: list[layout.Box] = []
     if len(page.rects) + len(page.lines) >= 8:
         for table in page.find_tables():
             rows = [[clean.normalize(c or "").strip() for c in row] for row in table.extract()]
             rows = [r for r in rows if any(r)]
             if layout.is_data_table(rows):
                 tables.append(rows)
-                table_boxes.append(table.bbox)
+                boxes.append(table.bbox)
+    return tables, boxes
+
+
+def _read_page(page, number: int) -> layout.PageLines:
+    """Lines (pre-column) and tables of one page, from pdfplumber's words."""
+    tables, table_boxes = _ruled_tables(page)
     if layout.overprinted(page.chars):  # a cheap test before pdfplumber's slow dedupe
         page = page.dedupe_chars(tolerance=1)
     words = [

@@ -31,6 +31,7 @@ PAGE_NUMBER_RE = re.compile(
 _CONTENTS_RE = re.compile(r"^(table of )?contents|^inhalt", re.IGNORECASE)
 _BOLD_RE = re.compile(r"bold|black|heavy|semibold", re.IGNORECASE)
 MAX_MEAN_CELL_CHARS = 120  # longer cells are prose in a ruled box, not a table
+MIN_FILLED_CELLS = 0.25  # share of a grid's cells a data table fills (a chart's grid: a few labels)
 MARGIN = 0.1  # share of the page height treated as header or footer zone
 FAR_MARGIN = 0.16  # page numbers may sit this far in when they count like page numbers
 
@@ -97,22 +98,57 @@ def lines_from_words(words: list[Word], table_boxes: Sequence[Box] = ()) -> list
 
 def overprinted(chars: list[Word]) -> bool:
     """Whether glyphs sit on top of an identical glyph (fake bold: each glyph drawn two or four times)."""
+    texts = [c["text"] for c in chars]
     repeats = 0
-    for i, c in enumerate(chars):
-        repeats += any(
-            o["text"] == c["text"]
-            and abs(o["x0"] - c["x0"]) < 1.5
-            and abs(o["top"] - c["top"]) < 1.5
-            for o in chars[max(0, i - 3) : i]
+    for i, text in enumerate(texts):
+        for j in range(max(0, i - 3), i):
+            if (
+                texts[j] == text
+                and abs(chars[j]["x0"] - chars[i]["x0"]) < 1.5
+                and abs(chars[j]["top"] - chars[i]["top"]) < 1.5
+            ):
+                repeats += 1
+                if (
+                    repeats >= 5
+                ):  # a glyph on top of its twin is never real text, even in one heading
+                    return True
+                break
+    return False
+
+
+def dedupe_chars(chars: list[Word], tolerance: float = 1.0) -> list[Word]:
+    """The characters without the copies drawn on top of them (fake bold): of glyphs with the
+    same text, font and size whose x0 and top lie within `tolerance`, the first is kept
+    (what pdfplumber's `dedupe_chars` does, in one pass over a grid)."""
+    seen: dict[tuple, list[Word]] = {}
+    kept = []
+    for c in chars:
+        key = (c["text"], c["fontname"], round(c["size"], 1))
+        gx, gy = int(c["x0"] // tolerance), int(c["top"] // tolerance)
+        twins = (
+            o
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for o in seen.get((*key, gx + dx, gy + dy), ())
         )
-    return repeats >= 5  # a glyph on top of its twin is never real text, even in one heading
+        if any(
+            abs(o["x0"] - c["x0"]) <= tolerance and abs(o["top"] - c["top"]) <= tolerance
+            for o in twins
+        ):
+            continue
+        seen.setdefault((*key, gx, gy), []).append(c)
+        kept.append(c)
+    return kept
 
 
 def is_data_table(rows: list[list[str]]) -> bool:
-    """A grid of short cells, not a page frame or a text box that happens to have rulings."""
+    """A grid of short cells, mostly filled: not a page frame or a text box that happens to have
+    rulings, nor a chart whose gridlines and bars hold a few axis labels."""
     cells = [c for r in rows for c in r if c]
     if len(rows) < 2 or max(len(r) for r in rows) < 2 or len(cells) < 4:
         return False
+    if len(cells) < MIN_FILLED_CELLS * len(rows) * max(len(r) for r in rows):
+        return False  # a chart's gridlines and bars, with an axis label here and there
     return sum(len(c) for c in cells) / len(cells) <= MAX_MEAN_CELL_CHARS
 
 
@@ -221,23 +257,81 @@ def rows_to_lines(words: list[Word], gutters: list[float]) -> list[Line]:
         else:
             rows.append([w])
     lines: list[Line] = []
+    cells: dict[tuple[int, int], list[list[Word]]] = {}  # (band, column) -> its rows
     band = 0
     for row in rows:
         row.sort(key=lambda w: w["x0"])
         spanning = gutters and any(w["x0"] < g < w["x1"] for w in row for g in gutters)
-        if spanning or not gutters:
-            band += 1 if spanning else 0
+        if spanning:
+            band += 1
             lines.extend(segments(row, column=0, band=band))
-            band += 1 if spanning else 0
+            band += 1
             continue
         for col in range(len(gutters) + 1):
             lo = gutters[col - 1] if col else float("-inf")
             hi = gutters[col] if col < len(gutters) else float("inf")
             part = [w for w in row if lo <= (w["x0"] + w["x1"]) / 2 < hi]
             if part:
-                lines.extend(segments(part, column=col, band=band))
+                cells.setdefault((band, col), []).append(part)
+    split_bands, plain = set(), []
+    for (band, col), parts in cells.items():
+        found, split = cell_lines(parts, col, band)
+        if split:
+            split_bands.add(band)
+        else:
+            plain += found
+        lines += found
+    for ln in plain:  # a band with columns found inside a column: number its columns col * 1000
+        if ln.band in split_bands:
+            ln.column *= SUBCOLUMNS
     lines.sort(key=lambda ln: (ln.band, ln.column, ln.bottom))
     return attach_lone_bullets(lines)
+
+
+SUBCOLUMNS = 1000  # the columns found inside page column c are numbered c * 1000 + k
+
+
+def cell_lines(rows: list[list[Word]], column: int, band: int) -> tuple[list[Line], bool]:
+    """The lines of one page column (or of a page without gutters), and whether it was split.
+
+    A page's gutters are searched over the whole page, so two columns under a chart or a
+    heading whose labels cross their gutter stay hidden (Knoxville's work plan p. 7). Here
+    the column is cut at white gaps across its full width, and a part that has gutters of
+    its own is read column by column: its lines, and those of the parts around it, then
+    get column numbers `column * SUBCOLUMNS + k`, k counting in reading order from 1.
+    """
+    blocks = vertical_blocks(rows)
+    inner = [gutters([w for row in b for w in row]) if len(blocks) > 1 else [] for b in blocks]
+    if not any(inner):
+        return [ln for row in rows for ln in segments(row, column=column, band=band)], False
+    out: list[Line] = []
+    k = 0
+    for block, cuts in zip(blocks, inner):
+        for sub in range(len(cuts) + 1):
+            lo = cuts[sub - 1] if sub else float("-inf")
+            hi = cuts[sub] if sub < len(cuts) else float("inf")
+            k += 1
+            for row in block:
+                part = [w for w in row if lo <= (w["x0"] + w["x1"]) / 2 < hi]
+                if part:
+                    out.extend(segments(part, column=column * SUBCOLUMNS + k, band=band))
+    return out, True
+
+
+def vertical_blocks(rows: list[list[Word]]) -> list[list[list[Word]]]:
+    """Rows (top to bottom) cut where the white gap between two rows is taller than the
+    bigger of their font sizes: no line of text runs across such a gap."""
+    blocks: list[list[list[Word]]] = []
+    prev_bottom, prev_size = None, 0.0
+    for row in rows:
+        top = min(w["top"] for w in row)
+        size = max(w["size"] for w in row)
+        if prev_bottom is None or top - prev_bottom > max(size, prev_size):
+            blocks.append([])
+        blocks[-1].append(row)
+        prev_bottom = max(prev_bottom or 0.0, max(w["bottom"] for w in row))
+        prev_size = size
+    return blocks
 
 
 def attach_lone_bullets(lines: list[Line]) -> list[Line]:
