@@ -102,6 +102,7 @@ class DocumentTags:
     country: str | None
     topics: dict[str, float]
     entities: list[tuple[str, str, int]]  # (text, label, count)
+    region: str | None = None  # the city's state or Land, or a regional document's region
 
 
 @dataclass(frozen=True)
