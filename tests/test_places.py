@@ -8,10 +8,14 @@ import pytest
 
 from policymine.config import Settings
 from policymine.embed import embed, get_embedder
+from policymine.errors import PolicymineError
 from policymine.extract import extract
+from policymine.filters import resolve_filters
 from policymine.places import Context, Gazetteer, Place, document_place
 from policymine.segment import segment
+from policymine.store import Store
 from policymine.tag import Tagger
+from policymine.types import Filters
 
 WRITTEN = Path(__file__).parent / "data" / "places"
 
@@ -121,3 +125,16 @@ def test_written_plans_get_their_city_and_country(tagger):
         ):
             wrong.append(f"{row['file']}: {tags.city}/{tags.country}/{tags.region}")
     assert not wrong, wrong
+
+
+def test_filters_take_any_spelling_the_gazetteer_knows(fake_index):
+    with Store(fake_index) as store:
+        assert resolve_filters(Filters(city="München"), store).city == "Munich"
+        assert resolve_filters(Filters(city="freiburg"), store).city == "Freiburg im Breisgau"
+        for country in ("Deutschland", "Germany", "de", "DE"):
+            assert resolve_filters(Filters(country=country), store).country == "DE"
+        assert resolve_filters(Filters(country="USA"), store).country == "US"
+        with pytest.raises(PolicymineError, match="closest known: Munich"):
+            resolve_filters(Filters(city="Muenchn"), store)
+        with pytest.raises(PolicymineError, match=r"--country 'Austria' \(AT\); known: DE, US"):
+            resolve_filters(Filters(country="Austria"), store)

@@ -123,10 +123,18 @@ Workers = Annotated[
 ]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 Topic = Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")]
-City = Annotated[str | None, typer.Option("--city", help="Only documents about this city.")]
+City = Annotated[
+    str | None,
+    typer.Option(
+        "--city", help="Only documents about this city, in any spelling (München, Munich)."
+    ),
+]
 Country = Annotated[
     str | None,
-    typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE)."),
+    typer.Option(
+        "--country",
+        help="Only documents from this country: ISO code or name (DE, Germany, Deutschland).",
+    ),
 ]
 Doc = Annotated[
     str | None,

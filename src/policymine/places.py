@@ -15,7 +15,6 @@ countries and regions its document names (`Context`).
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -409,17 +408,6 @@ class Gazetteer:
     def region_name(self, country: str, code: str | None) -> str | None:
         """The name of a first-level region (admin1 code) of a country: ("DE", "06") -> Lower Saxony."""
         return _admin1_names().get((country, code)) if code else None
-
-    def suggestions(self, value: str, kind: str, known: Iterable[str] = ()) -> list[str]:
-        """Known names close to a misspelt one: the given ones (an index's values) first."""
-        pool = list(
-            dict.fromkeys([*known, *(p.name for p in self.exact.values() if p.kind == kind)])
-        )
-        close = difflib.get_close_matches(value, pool, n=3, cutoff=0.6)
-        if len(close) < 3 and self.geonames is not None:
-            extra = difflib.get_close_matches(value, self.geonames.names(kind), n=3, cutoff=0.75)
-            close += [c for c in extra if c not in close]
-        return close[:3]
 
 
 def _short_form(text: str, name: str) -> bool:

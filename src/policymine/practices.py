@@ -42,6 +42,7 @@ from .cues import (
     word_at,
 )
 from .errors import PolicymineError
+from .filters import resolve_filters
 from .store import Row, Store, write_lock
 from .tag import TermMatcher, load_taxonomy
 from .types import Document, Entity, Filters, Passage, Practice
@@ -360,7 +361,7 @@ def list_practices(
         )
     backfill_practices(settings.index_dir, rebuild)
     with Store(settings.index_dir) as store:
-        found = store.practices(filters or Filters(), instrument, limit)
+        found = store.practices(resolve_filters(filters or Filters(), store), instrument, limit)
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 

@@ -398,6 +398,17 @@ class Store:
             )
         ]
 
+    def filter_values(self) -> dict[str, list[str]]:
+        """The values the filters can take in this index: cities, countries, languages, and
+        the documents' names and titles."""
+        rows = self.db.execute("SELECT name, title, city, country, lang FROM documents").fetchall()
+        return {
+            "city": sorted({r[2] for r in rows if r[2]}),
+            "country": sorted({r[3] for r in rows if r[3]}),
+            "lang": sorted({r[4] for r in rows if r[4]}),
+            "doc": sorted({r[0] for r in rows} | {r[1] for r in rows if r[1]}),
+        }
+
     def document_by_path(self, path: str) -> StoredDoc | None:
         """The stored document for a resolved path, if any."""
         row = self.db.execute(
