@@ -14,15 +14,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from . import clean, layout, ocr
+from . import clean, layout, metadata, ocr
 from .config import SUPPORTED_SUFFIXES, Settings
 from .errors import ExtractionError
 from .types import Block, Document, Page
 
-_BAD_TITLE_RE = re.compile(
-    r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd|pub)$|^microsoft |^publisher version |^untitled|^layout \d|^\W*$)",
-    re.IGNORECASE,
-)
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
 
 
@@ -113,19 +109,18 @@ def _extract_text_file(path: Path) -> Document:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raw = path.read_text(encoding="latin-1")
-    raw = clean.normalize(raw)
+    fields, raw = metadata.front_matter(clean.normalize(raw))
     blocks = _plain_blocks(raw, clean.vocabulary(raw.splitlines()))
-    title = next((text for kind, text in blocks if kind == "heading"), None)
-    page = _assemble_page(1, blocks)
+    page = _assemble_page(1, metadata.mark_credits([blocks])[0])
     page.quality = clean.quality(page.text)
     return Document(
         path=str(path.resolve()),
         name=path.name,
         sha256=sha256_file(path),
-        title=title or path.stem.replace("-", " ").replace("_", " "),
+        title=metadata.text_title(blocks, fields, path.stem),
         lang=clean.detect_language(page.text),
         pages=[page],
-        year=_year_from(path.stem),
+        year=metadata.text_year(raw, fields, path.stem),
     )
 
 
@@ -173,7 +168,7 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
         raise ExtractionError(path, "not a PDF (no %PDF- header)")
     try:
         with pdfplumber.open(path) as pdf:
-            metadata = dict(pdf.metadata or {})
+            info = dict(pdf.metadata or {})
             raw_pages = []
             for i, page in enumerate(pdf.pages):
                 raw_pages.append(_read_page(page, i + 1))
@@ -195,11 +190,23 @@ def _extract_pdf(path: Path, use_ocr: bool = False) -> Document:
         path=str(path.resolve()),
         name=path.name,
         sha256=sha256_file(path),
-        title=_title(metadata, raw_pages, path),
+        title=metadata.pdf_title(info, raw_pages, path.stem),
         lang=clean.detect_language(full),
         pages=pages,
-        year=_year_from(str(metadata.get("Title", ""))) or _year_from(path.stem),
+        year=metadata.pdf_year(info, raw_pages, path.stem),
     )
+
+
+def first_pages(path: str | Path, n: int = 6) -> tuple[dict, list[layout.PageLines]]:
+    """A PDF's information dictionary and its first `n` pages' lines, kinds marked as in
+    `extract` (what its title and year are read from), without reading the whole file."""
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        info = dict(pdf.metadata or {})
+        raw_pages = [_read_page(page, i + 1) for i, page in enumerate(pdf.pages[:n])]
+    layout.page_blocks(raw_pages)
+    return info, raw_pages
 
 
 def _read_with_ocr(path: Path, pages: list[Page], lang: str) -> None:
@@ -261,7 +268,7 @@ def _read_page(page, number: int) -> layout.PageLines:
 def _layout(raw_pages: list[layout.PageLines]) -> list[Page]:
     """Pages of blocks in reading order; a page whose text is mostly not words is left empty."""
     pages = []
-    for p, blocks in zip(raw_pages, layout.page_blocks(raw_pages)):
+    for p, blocks in zip(raw_pages, metadata.mark_credits(layout.page_blocks(raw_pages))):
         page = _assemble_page(p.number, blocks)
         page.label = p.label
         page.quality = clean.quality(page.text)
@@ -278,16 +285,3 @@ def _assemble_page(number: int, blocks: list[tuple[str, str]]) -> Page:
         parts.append(Block(kind, text, offset, offset + len(text)))
         offset += len(text) + 2
     return Page(number=number, text="\n\n".join(b.text for b in parts), blocks=parts)
-
-
-def _title(metadata: dict, raw_pages: list[layout.PageLines], path: Path) -> str:
-    """The metadata title when it is a real title, else the biggest text on the first page."""
-    meta = str(metadata.get("Title") or "").strip()
-    if 8 <= len(meta) <= 200 and not _BAD_TITLE_RE.search(meta):
-        return clean.normalize(meta)
-    return layout.title_from_lines(raw_pages) or path.stem.replace("-", " ").replace("_", " ")
-
-
-def _year_from(text: str) -> int | None:
-    """The first year up to 2049 in the text: a document's year, not a target year it names."""
-    return next((int(y) for y in clean.YEAR_RE.findall(text) if int(y) <= 2049), None)

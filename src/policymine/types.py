@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class Block:
     """A run of text on a page: a heading, a paragraph, a list item or a table."""
 
-    kind: str  # "heading" | "paragraph" | "list" | "table"
+    kind: str  # "heading" | "paragraph" | "list" | "table" | "credit" (a byline: not in passages)
     text: str
     start: int = 0  # character offsets into Page.text
     end: int = 0
