@@ -282,6 +282,9 @@ def _assemble_page(number: int, blocks: list[tuple[str, str]]) -> Page:
     parts: list[Block] = []
     offset = 0
     for kind, text in blocks:
-        parts.append(Block(kind, text, offset, offset + len(text)))
+        credit = kind == "credit"  # metadata.mark_credits: a paragraph that is a byline
+        parts.append(
+            Block("paragraph" if credit else kind, text, offset, offset + len(text), credit)
+        )
         offset += len(text) + 2
     return Page(number=number, text="\n\n".join(b.text for b in parts), blocks=parts)

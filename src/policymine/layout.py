@@ -536,8 +536,9 @@ MAX_TITLE = 200
 
 def title_from_lines(pages: list[PageLines]) -> str | None:
     """The title on the first three pages: the biggest text that stands out from the body,
-    with the big lines above and below it (a title set in two sizes), in reading order and
-    never cut mid-word; a memo's subject line; not "Contents", a date or a credit."""
+    with the big lines above it (a kicker set smaller) and those of its size below it, in
+    reading order and never cut mid-word; a memo's subject line; not "Contents", a date or a
+    credit."""
     sizes = [ln.size for p in pages for ln in p.lines]
     body = median(sizes) if sizes else 0.0
     for p in pages[:3]:
@@ -577,7 +578,11 @@ def title_from_lines(pages: list[PageLines]) -> str | None:
         first = last = seed
         while first > 0 and _continues(lines[first - 1], lines[first], floor):
             first -= 1
-        while last + 1 < len(lines) and _continues(lines[last], lines[last + 1], floor):
+        # Below the biggest line only lines of about its size: smaller ones there are the
+        # subtitle ("Clean Energy Atlanta" / "A Vision for a 100% Clean Energy Future").
+        while last + 1 < len(lines) and _continues(
+            lines[last], lines[last + 1], max(floor, 0.8 * biggest)
+        ):
             last += 1
         title = " ".join(ln.text.strip() for ln in lines[first : last + 1][:8])
         if len(title) >= 4 and not _CONTENTS_RE.match(title):

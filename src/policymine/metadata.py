@@ -6,7 +6,7 @@ year is the byline's ("Berlin · DE · 2023"), else the year the title page date
 2019", "adopted 12/10/2020", "Published April 2017"), else the latest year the title page
 names that is neither the end of a span ("2021-2025") nor later than the file was made (a
 target: "Klimaschutz 2030"), else the PDF title's or the file name's. Bylines and cover
-credits are marked as "credit" blocks, which stay on the page but out of passages.
+credits are marked as credit blocks (`Block.credit`), which stay on the page but out of passages.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def is_credit(text: str) -> bool:
 
 
 def mark_credits(pages: list[list[tuple[str, str]]], first: int = 2) -> list[list[tuple[str, str]]]:
-    """The blocks of each page, bylines and cover credits on the first pages marked "credit"."""
+    """The blocks of each page, bylines and cover credits on the first pages of kind "credit"
+    (a paragraph that `extract` stores with `Block.credit` set)."""
     return [
         [
             ("credit", text)

@@ -67,7 +67,7 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
                 and _runs_on(run[-1], block, page.number)
             ):
                 flush()  # a page break ends the run, unless a sentence runs on over it
-            if block.kind == "credit":  # a byline or cover credit: on the page, not a passage
+            if block.credit:  # a byline or cover credit: on the page, not in a passage
                 continue
             if block.kind == "heading":
                 flush()

@@ -390,11 +390,11 @@ class Store:
         ]
 
     def document_places(self) -> list[dict]:
-        """Each stored document's name with its city and country."""
+        """Each stored document's name with its city, country and language."""
         return [
-            {"doc": name, "city": city, "country": country}
-            for name, city, country in self.db.execute(
-                "SELECT name, city, country FROM documents ORDER BY name"
+            {"doc": name, "city": city, "country": country, "lang": lang}
+            for name, city, country, lang in self.db.execute(
+                "SELECT name, city, country, lang FROM documents ORDER BY name"
             )
         ]
 

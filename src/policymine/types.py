@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 class Block:
     """A run of text on a page: a heading, a paragraph, a list item or a table."""
 
-    kind: str  # "heading" | "paragraph" | "list" | "table" | "credit" (a byline: not in passages)
+    kind: str  # "heading" | "paragraph" | "list" | "table"
     text: str
     start: int = 0  # character offsets into Page.text
     end: int = 0
+    credit: bool = False  # a byline or cover credit: printed on the page, never in a passage
 
 
 @dataclass
