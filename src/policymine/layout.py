@@ -521,13 +521,18 @@ _GENERIC_RE = re.compile(
     re.IGNORECASE,
 )
 _SUBJECT_RE = re.compile(r"^(?:subject|re|betreff|objet)\s*:\s*(.{8,})", re.IGNORECASE)
+# Month names in English, German and French (dates on covers and title pages).
+MONTHS = (
+    r"jan(?:uary|uar)?|feb(?:ruary|ruar)?|m(?:a|ä)r(?:ch|z)?|apr(?:il)?|may|mai|june?|juni|"
+    r"july?|juli|aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?|"
+    r"janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+)
 # Lines of a cover that are not its title: dates, credits, page furniture.
 _NOT_TITLE_RE = re.compile(
     r"^(?:prepared (?:by|for)|in cooperation with|erstellt (?:von|durch)|auftraggeber|"
     r"herausgeber|im auftrag|gefördert|published|adopted|date|stand|office of|department of|"
     r"division|fachbereich|amt für|anlage \d+ zu|gemäß)\b|"
-    r"^\W*(?:\w+\.? )?(?:\d{1,2}[.,]? )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|"
-    r"januar|februar|märz|mai|juni|juli|oktober|dezember)\w*\.?,? (?:\d{1,2},? )?(?:19|20)\d\d\W*$|"
+    rf"^\W*(?:\w+\.? )?(?:\d{{1,2}}[.,]? )?(?:{MONTHS})\w*\.?,? (?:\d{{1,2}},? )?(?:19|20)\d\d\W*$|"
     r"^\W*\d{1,2}[./]\d{1,2}[./]\d{2,4}\W*$",
     re.IGNORECASE,
 )

@@ -30,13 +30,8 @@ _CREDIT_RE = re.compile(
     r"titelfoto|fotos?|bildnachweis|crédits? photos?)\b[^\n]{0,160}$",
     re.IGNORECASE,
 )
-_MONTHS = (
-    r"jan(?:uary|uar)?|feb(?:ruary|ruar)?|m(?:a|ä)r(?:ch|z)?|apr(?:il)?|may|mai|june?|juni|"
-    r"july?|juli|aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?|"
-    r"janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
-)
 _DATED_RE = re.compile(
-    rf"(?:\b(?:{_MONTHS})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?|\b\d{{1,2}}[./-]\d{{1,2}}[./-]|"
+    rf"(?:\b(?:{layout.MONTHS})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?|\b\d{{1,2}}[./-]\d{{1,2}}[./-]|"
     r"\bx{1,2}/x{1,2}/|\b(?:adopted|approved|published|beschlossen|verabschiedet|stand|"
     r"adopté|publié|date)\b[^\n]{0,40}?)((?:19|20)\d\d)\b",
     re.IGNORECASE,

@@ -533,8 +533,13 @@ def document_place(
     titled_names = gazetteer.named_in(named, context)
     titled = [place for _surface, place in titled_names]
     joined = "\n".join(texts)
+    common = {  # a title word the text also writes in lower case is a word ("Die"), not a town
+        p
+        for form, p in titled_names
+        if any(_in_prose(f.lower(), joined) for f in {form, p.name} if not f.islower())
+    }
     for title_form, place in titled_names:
-        if place.kind == "city":
+        if place.kind == "city" and place not in common:
             # The NER misses many mentions and German text has none: count the title's city
             # wherever the text spells it out.
             spelled = sum(
@@ -543,7 +548,7 @@ def document_place(
             )
             cities[place] = max(cities[place], spelled)
     # A city in the title counts unless the text is plainly about other cities (a title
-    # taken from the first of several case studies) or the title word is a common word.
+    # taken from the first of several case studies).
     most = max(cities.values(), default=0)
     named_cities = [
         p
@@ -551,7 +556,7 @@ def document_place(
         if p.kind == "city"
         and cities[p]
         and (cities[p] >= MIN_CITY_MENTIONS or cities[p] >= 0.2 * most)
-        and not re.search(rf"\b{re.escape(p.name.lower())}\b", joined)
+        and p not in common
     ]
     best = max(named_cities, key=lambda p: cities[p]) if named_cities else None
     titled_regions = [p for p in titled if p.kind == "region"]
@@ -582,3 +587,8 @@ def document_place(
         if n >= 0.5 * sum(countries.values()):
             return DocumentPlace(None, code)
     return DocumentPlace(None, None)
+
+
+def _in_prose(word: str, text: str) -> bool:
+    """Whether `word` stands in the text as a word of its own (not in a web or mail address)."""
+    return re.search(rf"(?<![\w./@-]){re.escape(word)}(?![\w@/-]|\.\w)", text) is not None
