@@ -117,6 +117,25 @@ def test_search_human_output_and_filters(ix):
     )
 
 
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--city", "Berlino", "Berlin, DE"),  # GeoNames' Italian name
+        ("--city", "BERLIN", "Berlin, DE"),
+        ("--country", "Deutschland", ", DE"),
+        ("--country", "Germany", ", DE"),
+        ("--country", "de", ", DE"),
+    ],
+)
+def test_city_and_country_filters_take_any_spelling(ix, option, value, expected):
+    result = run(
+        "search", "housing", "--index-dir", ix, "--model", "fake", option, value, "-k", "3"
+    )
+    assert result.exit_code == 0, result.output
+    places = re.findall(r"p\. [\d-]+ · ([^·]+) ·", result.stdout)
+    assert places and all(expected in p for p in places), result.stdout
+
+
 def test_search_explain_prints_why(ix):
     result = run(
         "search", "solar roof", "--index-dir", ix, "--model", "fake", "-k", "2", "--explain"
@@ -458,6 +477,26 @@ def test_bad_inputs_one_line_each_and_exit_1(tmp_path):
         (
             ["tag", "{corpus}", "--ray-address", "auto"],
             "ray_address is set but the executor is local",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--city", "Bostn"],
+            "no document in this index has --city 'Bostn'; closest known: Boston",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--country", "Germny"],
+            "no document in this index has --country 'Germny'; closest known: DE",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--country", "France"],
+            "no document in this index has --country 'France' (FR); known: DE, US",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--lang", "fr"],
+            "no document in this index has --lang 'fr'; known: en",
+        ),
+        (
+            ["search", "solar", "--index-dir", "{ix}", "--model", "fake", "--doc", "berlinn-solar"],
+            "no document in this index has --doc 'berlinn-solar'; closest known: 01-berlin-solar.pdf",
         ),
     ],
 )

@@ -124,10 +124,18 @@ Workers = Annotated[
 ]
 K = Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="How many hits.")]
 Topic = Annotated[str | None, typer.Option("--topic", help="Only passages tagged with this topic.")]
-City = Annotated[str | None, typer.Option("--city", help="Only documents about this city.")]
+City = Annotated[
+    str | None,
+    typer.Option(
+        "--city", help="Only documents about this city, in any spelling (München, Munich)."
+    ),
+]
 Country = Annotated[
     str | None,
-    typer.Option("--country", help="Only documents from this country (ISO code, e.g. DE)."),
+    typer.Option(
+        "--country",
+        help="Only documents from this country: ISO code or name (DE, Germany, Deutschland).",
+    ),
 ]
 Doc = Annotated[
     str | None,
@@ -1000,36 +1008,67 @@ def eval_places(
             show_default=False,
         ),
     ] = None,
+    splits: Annotated[
+        Path | None,
+        typer.Option(
+            "--splits",
+            help="TSV with columns doc, lang, split: report per language, on all documents and on the test split.",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
     """Check each document's city and country against the truth.
 
-    Example: policymine eval places eval/places.tsv --tags tags.jsonl
+    Examples:
+      policymine eval places eval/places.tsv --tags tags.jsonl --splits eval/labels/splits.tsv
+      policymine eval places tests/data/places/truth.tsv --tags written.jsonl
     """
-    from .evaluate import evaluate_places, places_from_tags
+    from .evaluate import (
+        evaluate_places,
+        langs_from_tags,
+        place_groups,
+        places_from_tags,
+        read_splits,
+    )
 
     if tags_file:
         found = places_from_tags(tags_file)
+        langs = langs_from_tags(tags_file)
     else:
         from .store import Store
 
         with Store(config.load(config_file, index_dir=index_dir).index_dir) as store:
-            found = {d["doc"]: (d["city"], d["country"]) for d in store.document_places()}
+            stored = store.document_places()
+        found = {d["doc"]: (d["city"], d["country"]) for d in stored}
+        langs = {d["doc"]: d["lang"] for d in stored}
+    split_of: dict[str, str] = {}
+    if splits:
+        split_langs, split_of = read_splits(splits)
+        langs = {**langs, **split_langs}
     results = evaluate_places(truth, found)
     city_ok = sum(r.city_ok for r in results)
     country_ok = sum(r.country_ok for r in results)
+    groups = place_groups(results, langs, split_of)
     if json_:
         _print_json(
             {
                 "documents": len(results),
                 "city_correct": city_ok,
                 "country_correct": country_ok,
+                "groups": [g.__dict__ for g in groups],
                 "wrong": [r.__dict__ for r in results if not (r.city_ok and r.country_ok)],
             }
         )
         return
+    out.print("| documents | lang | n | city right | country right |")
+    out.print("|---|---|---|---|---|")
+    for g in groups:
+        out.print(
+            f"| {g.docs} | {g.lang} | {g.documents} | {g.city_correct} | {g.country_correct} |"
+        )
     for r in results:
         if not (r.city_ok and r.country_ok):
             out.print(

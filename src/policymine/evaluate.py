@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -366,7 +367,7 @@ def evaluate_places(
     """
     import csv
 
-    from .tag import Gazetteer
+    from .places import Gazetteer
 
     gazetteer = Gazetteer.default()
     try:
@@ -374,6 +375,9 @@ def evaluate_places(
             rows = list(csv.DictReader(fh, delimiter="\t"))
     except OSError as exc:
         raise PolicymineError(f"{truth_file}: cannot read ({exc.strerror})") from None
+    for row in rows:  # the written test set names its documents `file`
+        if "doc" not in row and "file" in row:
+            row["doc"] = row["file"]
     if not rows or not {"doc", "city", "country"} <= set(rows[0]):
         raise PolicymineError(f"{truth_file}: needs the tab-separated columns doc, city, country")
     results = []
@@ -386,6 +390,67 @@ def evaluate_places(
             PlaceResult(row["doc"], city, row["country"].strip() or None, found_city, found_country)
         )
     return results
+
+
+@dataclass
+class PlaceGroup:
+    """City and country accuracy over one group of documents (a split, a language)."""
+
+    docs: str  # "all" | a split name
+    lang: str
+    documents: int
+    city_correct: int
+    country_correct: int
+
+
+def place_groups(
+    results: Sequence[PlaceResult], langs: dict[str, str], splits: dict[str, str]
+) -> list[PlaceGroup]:
+    """Accuracy over all documents and over the test split, each per language and overall."""
+    groups: list[PlaceGroup] = []
+    for docs in ("all", "test"):
+        chosen = [r for r in results if docs == "all" or splits.get(r.doc) == docs]
+        if not chosen:
+            continue
+        by_lang = sorted({langs.get(r.doc, "?") for r in chosen})
+        for lang in [*by_lang, "all"] if len(by_lang) > 1 else by_lang:
+            rows = [r for r in chosen if lang == "all" or langs.get(r.doc, "?") == lang]
+            groups.append(
+                PlaceGroup(
+                    docs,
+                    lang,
+                    len(rows),
+                    sum(r.city_ok for r in rows),
+                    sum(r.country_ok for r in rows),
+                )
+            )
+    return groups
+
+
+def read_splits(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(lang per document, split per document) from a TSV with columns doc, lang, split."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except OSError as exc:
+        raise PolicymineError(f"{path}: cannot read ({exc.strerror})") from None
+    if not rows or not {"doc", "lang", "split"} <= set(rows[0]):
+        raise PolicymineError(f"{path}: needs the tab-separated columns doc, lang, split")
+    return {r["doc"]: r["lang"] for r in rows}, {r["doc"]: r["split"] for r in rows}
+
+
+def langs_from_tags(tags_file: Path) -> dict[str, str]:
+    """The language of each document of a `policymine tag` JSONL."""
+    langs = {}
+    for line in Path(tags_file).read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            langs[record["doc"]] = record["lang"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return langs
 
 
 def places_from_tags(tags_file: Path) -> dict[str, tuple[str | None, str | None]]:

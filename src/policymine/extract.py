@@ -16,15 +16,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from . import clean, layout, ocr, pdfium_words
+from . import clean, layout, metadata, ocr, pdfium_words
 from .config import SUPPORTED_SUFFIXES, Settings
 from .errors import ExtractionError
 from .types import Block, Document, Page
 
-_BAD_TITLE_RE = re.compile(
-    r"(\.(docx?|xlsx?|pptx?|indd|pdf|qxd|pub)$|^microsoft |^publisher version |^untitled|^layout \d|^\W*$)",
-    re.IGNORECASE,
-)
 MIN_QUALITY = 0.3  # pages whose text is mostly not words are dropped (garbled text layer)
 # Whose characters the layout reads: "pdfium" (fast, the default) or "pdfplumber" (the
 # previous path, kept so that benchmarks and tests can compare the two).
@@ -135,19 +131,18 @@ def _extract_text_file(path: Path) -> Document:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raw = path.read_text(encoding="latin-1")
-    raw = clean.normalize(raw)
+    fields, raw = metadata.front_matter(clean.normalize(raw))
     blocks = _plain_blocks(raw, clean.vocabulary(raw.splitlines()))
-    title = next((text for kind, text in blocks if kind == "heading"), None)
-    page = _assemble_page(1, blocks)
+    page = _assemble_page(1, metadata.mark_credits([blocks])[0])
     page.quality = clean.quality(page.text)
     return Document(
         path=str(path.resolve()),
         name=path.name,
         sha256=sha256_file(path),
-        title=title or path.stem.replace("-", " ").replace("_", " "),
+        title=metadata.text_title(blocks, fields, path.stem),
         lang=clean.detect_language(page.text),
         pages=[page],
-        year=_year_from(path.stem),
+        year=metadata.text_year(raw, fields, path.stem),
     )
 
 
@@ -248,7 +243,7 @@ def _extract_pdf(path: Path, use_ocr: bool = False, extractor: str = DEFAULT_EXT
         raise ExtractionError(path, "not a PDF (no %PDF- header)")
     read = _read_pdfium if extractor == "pdfium" else _read_pdfplumber
     try:
-        metadata, raw_pages = read(path)
+        info, raw_pages = read(path)
     except ExtractionError:
         raise
     except Exception as exc:  # noqa: BLE001 - pdfminer and pdfium raise a zoo of types for broken files
@@ -264,24 +259,33 @@ def _extract_pdf(path: Path, use_ocr: bool = False, extractor: str = DEFAULT_EXT
         path=str(path.resolve()),
         name=path.name,
         sha256=sha256_file(path),
-        title=_title(metadata, raw_pages, path),
+        title=metadata.pdf_title(info, raw_pages, path.stem),
         lang=clean.detect_language(full),
         pages=pages,
-        year=_year_from(str(metadata.get("Title", ""))) or _year_from(path.stem),
+        year=metadata.pdf_year(info, raw_pages, path.stem),
     )
 
 
-def _read_pdfium(path: Path) -> tuple[dict, list[layout.PageLines]]:
-    """Metadata and each page's lines from pdfium's characters; ruled tables from pdfplumber,
-    opened only for the pages that draw enough straight lines to hold one."""
+def first_pages(path: str | Path, n: int = 6) -> tuple[dict, list[layout.PageLines]]:
+    """A PDF's information dictionary and its first `n` pages' lines, kinds marked as in
+    `extract` (what its title and year are read from), without reading the whole file."""
+    info, raw_pages = _read_pdfium(Path(path), n)
+    layout.page_blocks(raw_pages)
+    return info, raw_pages
+
+
+def _read_pdfium(path: Path, n_pages: int | None = None) -> tuple[dict, list[layout.PageLines]]:
+    """Information dictionary and each page's lines (the first `n_pages`, or all) from pdfium's
+    characters; ruled tables from pdfplumber, opened only for the pages that draw enough
+    straight lines to hold one."""
     import pypdfium2
 
     pdf = pypdfium2.PdfDocument(str(path))
     plumber = None
     try:
-        metadata = pdf.get_metadata_dict(skip_empty=True)
+        info = pdf.get_metadata_dict(skip_empty=True)
         raw_pages = []
-        for i, label in enumerate(_labels(pdf)):
+        for i, label in enumerate(_labels(pdf)[:n_pages]):
             page = pdf[i]
             textpage = page.get_textpage()
             try:
@@ -305,24 +309,25 @@ def _read_pdfium(path: Path) -> tuple[dict, list[layout.PageLines]]:
         pdf.close()
         if plumber is not None:
             plumber.close()
-    return metadata, raw_pages
+    return info, raw_pages
 
 
 def _read_pdfplumber(path: Path) -> tuple[dict, list[layout.PageLines]]:
-    """Metadata and each page's lines from pdfplumber's words (the previous, slower path)."""
+    """Information dictionary and each page's lines from pdfplumber's words (the previous,
+    slower path)."""
     import pdfplumber
 
     with pdfplumber.open(path) as pdf:
         if pdf.doc.encryption and _needs_password(path):
             raise ExtractionError(path, ENCRYPTED)
-        metadata = dict(pdf.metadata or {})
+        info = dict(pdf.metadata or {})
         raw_pages = []
         for i, page in enumerate(pdf.pages):
             raw_pages.append(_read_page(page, i + 1))
             page.close()  # pdfplumber caches every layout object per page otherwise
     for raw, label in zip(raw_pages, _page_labels(path, len(raw_pages))):
         raw.label = label
-    return metadata, raw_pages
+    return info, raw_pages
 
 
 def _read_with_ocr(path: Path, pages: list[Page], lang: str) -> None:
@@ -400,7 +405,7 @@ def _read_page(page, number: int) -> layout.PageLines:
 def _layout(raw_pages: list[layout.PageLines]) -> list[Page]:
     """Pages of blocks in reading order; a page whose text is mostly not words is left empty."""
     pages = []
-    for p, blocks in zip(raw_pages, layout.page_blocks(raw_pages)):
+    for p, blocks in zip(raw_pages, metadata.mark_credits(layout.page_blocks(raw_pages))):
         page = _assemble_page(p.number, blocks)
         page.label = p.label
         page.quality = clean.quality(page.text)
@@ -416,19 +421,9 @@ def _assemble_page(number: int, blocks: list[tuple[str, str]]) -> Page:
     parts: list[Block] = []
     offset = 0
     for kind, text in blocks:
-        parts.append(Block(kind, text, offset, offset + len(text)))
+        credit = kind == "credit"  # metadata.mark_credits: a paragraph that is a byline
+        parts.append(
+            Block("paragraph" if credit else kind, text, offset, offset + len(text), credit)
+        )
         offset += len(text) + 2
     return Page(number=number, text="\n\n".join(b.text for b in parts), blocks=parts)
-
-
-def _title(metadata: dict, raw_pages: list[layout.PageLines], path: Path) -> str:
-    """The metadata title when it is a real title, else the biggest text on the first page."""
-    meta = str(metadata.get("Title") or "").strip()
-    if 8 <= len(meta) <= 200 and not _BAD_TITLE_RE.search(meta):
-        return clean.normalize(meta)
-    return layout.title_from_lines(raw_pages) or path.stem.replace("-", " ").replace("_", " ")
-
-
-def _year_from(text: str) -> int | None:
-    """The first year up to 2049 in the text: a document's year, not a target year it names."""
-    return next((int(y) for y in clean.YEAR_RE.findall(text) if int(y) <= 2049), None)

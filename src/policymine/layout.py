@@ -10,7 +10,8 @@ in reading order, whose text `clean` has repaired (hyphens, drop caps, doubled g
 The stages, in the order extraction runs them:
 - `lines_from_words`: one page's words -> lines (gutters, rows, drop caps, lone bullets);
 - `page_blocks`: all pages' lines -> blocks (margins, headings, paragraphs, pull quotes);
-- `title_from_lines`: the biggest text on the first pages, for a document without a title.
+- `title_from_lines`: the biggest text on the first pages, the document's title;
+- `title_page`: the lines of the first page with text, where its year is printed.
 """
 
 from __future__ import annotations
@@ -604,21 +605,164 @@ def table_text(rows: list[list[str]], vocab: Counter[str]) -> str:
     )
 
 
+_GENERIC_RE = re.compile(
+    r"^(?:(?:table of )?contents|inhalt(?:sverzeichnis)?|sommaire|memo(?:randum)?|briefing|"
+    r"cover page|deckblatt|public disclosure authorized(?: public disclosure authorized)*|"
+    r"draft|entwurf|final report|endbericht|executive summary|kurzfassung|acknowledge?ments?|"
+    r"list of (?:figures|tables)|abbildungsverzeichnis|tabellenverzeichnis|foreword|vorwort|"
+    r"preface|introduction|einleitung|acronyms(?: (?:&|and) abbreviations)?|abbreviations|"
+    r"glossary|abkürzungsverzeichnis|abkürzungen)\W*$",
+    re.IGNORECASE,
+)
+_SUBJECT_RE = re.compile(r"^(?:subject|re|betreff|objet)\s*:\s*(.{8,})", re.IGNORECASE)
+# Month names in English, German and French (dates on covers and title pages).
+MONTHS = (
+    r"jan(?:uary|uar)?|feb(?:ruary|ruar)?|m(?:a|ä)r(?:ch|z)?|apr(?:il)?|may|mai|june?|juni|"
+    r"july?|juli|aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?|"
+    r"janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+)
+# Lines of a cover that are not its title: dates, credits, page furniture.
+_NOT_TITLE_RE = re.compile(
+    r"^(?:prepared (?:by|for)|in cooperation with|erstellt (?:von|durch)|auftraggeber|"
+    r"herausgeber|im auftrag|gefördert|published|adopted|date|stand|office of|department of|"
+    r"division|fachbereich|amt für|anlage \d+ zu|gemäß)\b|"
+    rf"^\W*(?:\w+\.? )?(?:\d{{1,2}}[.,]? )?(?:{MONTHS})\w*\.?,? (?:\d{{1,2}},? )?(?:19|20)\d\d\W*$|"
+    r"^\W*\d{1,2}[./]\d{1,2}[./]\d{2,4}\W*$",
+    re.IGNORECASE,
+)
+MAX_TITLE = 200
+
+
 def title_from_lines(pages: list[PageLines]) -> str | None:
-    """The biggest text on the first three pages, when it stands out from the body (not "Contents")."""
+    """The title on the first three pages: the biggest text that stands out from the body,
+    with the big lines above it (a kicker set smaller) and those of its size below it, in
+    reading order and never cut mid-word; a memo's subject line; not "Contents", a date or a
+    credit."""
     sizes = [ln.size for p in pages for ln in p.lines]
     body = median(sizes) if sizes else 0.0
     for p in pages[:3]:
+        lines = sorted(
+            (
+                ln
+                for ln in p.lines
+                if ln.kind != "margin"
+                and re.search(r"[^\W_]{2}", ln.text)
+                and "...." not in ln.text
+            ),
+            key=lambda ln: (ln.top, ln.x0),
+        )
+        if any(_CONTENTS_RE.match(ln.text.strip()) for ln in lines):
+            continue  # a table of contents: its entries are not the title
+        for i, ln in enumerate(lines):
+            if m := _SUBJECT_RE.match(ln.text.strip()):  # a memo: its subject is its title
+                more = lines[i + 1].text if i + 1 < len(lines) and lines[i + 1].x0 > ln.x0 else ""
+                return _cut(f"{m.group(1)} {more}")
         lines = [
             ln
-            for ln in p.lines
-            if ln.kind != "margin" and len(ln.text.strip()) > 2 and "...." not in ln.text
+            for ln in lines
+            if not _GENERIC_RE.match(ln.text.strip()) and not _NOT_TITLE_RE.match(ln.text.strip())
         ]
         if not lines:
             continue
-        biggest = max(ln.size for ln in lines)
-        top = [ln.text for ln in lines if ln.size >= biggest - 0.5][:4]
-        title = " ".join(top).strip()
-        if biggest >= 1.2 * body and len(title) >= 4 and not _CONTENTS_RE.match(title):
-            return title[:200]
+        worded = [ln.size for ln in lines if re.search(r"[^\W\d_]{2}", ln.text)]
+        biggest = max(worded, default=0.0)
+        if biggest < 1.2 * body:
+            continue
+        seed = next(
+            i
+            for i, ln in enumerate(lines)
+            if ln.size >= biggest - 0.5 and re.search(r"[^\W\d_]{2}", ln.text)
+        )
+        floor = max(1.15 * body, 0.5 * biggest)
+        first = last = seed
+        while first > 0 and _continues(lines[first - 1], lines[first], floor):
+            first -= 1
+        # Below the biggest line only lines of about its size: smaller ones there are the
+        # subtitle ("Clean Energy Atlanta" / "A Vision for a 100% Clean Energy Future").
+        while last + 1 < len(lines) and _continues(
+            lines[last], lines[last + 1], max(floor, 0.8 * biggest)
+        ):
+            last += 1
+        title = " ".join(ln.text.strip() for ln in lines[first : last + 1][:8])
+        if len(title) >= 4 and not _CONTENTS_RE.match(title):
+            return _cut(title)
     return None
+
+
+def first_heading(pages: list[PageLines]) -> str | None:
+    """The first heading on the first page, with the heading lines that continue it: the title
+    of a document set in its body size (council minutes, a municipal code's chapter)."""
+    for p in pages[:1]:
+        lines = sorted(
+            (ln for ln in p.lines if ln.kind != "margin" and re.search(r"[^\W\d_]{3}", ln.text)),
+            key=lambda ln: (ln.top, ln.x0),
+        )
+        lines = [ln for ln in lines if _wordy(ln.text) and not _NOT_TITLE_RE.match(ln.text.strip())]
+        heads = [
+            i
+            for i, ln in enumerate(lines)
+            if ln.kind == "heading" and not _GENERIC_RE.match(ln.text.strip())
+        ]
+        if not heads:
+            return None
+        first = last = heads[0]
+        while (
+            last + 1 < len(lines)
+            and lines[last + 1].kind == "heading"
+            and lines[last + 1].top - lines[last].bottom <= 1.5 * lines[last].size
+        ):
+            last += 1
+        title = " ".join(ln.text.strip() for ln in lines[first : last + 1][:4])
+        return _cut(title) if len(title) >= 8 else None
+    return None
+
+
+def _continues(above: Line, below: Line, floor: float) -> bool:
+    """Whether two lines of a cover belong to one title: both big, close one above the other."""
+    gap = below.top - above.bottom
+    return min(above.size, below.size) >= floor and gap <= 1.6 * max(above.size, below.size)
+
+
+def running_title(pages: list[PageLines]) -> str | None:
+    """The text of a running header or footer the first pages repeat, page numbers and dates
+    left out ("EMPOWER LEXINGTON PLAN Page 2"): where many reports print their title."""
+    seen: Counter[str] = Counter()
+    for p in pages[:6]:
+        for ln in p.lines:
+            if ln.kind != "margin":
+                continue
+            text = re.sub(
+                r"\b(?:page|seite)\s+\d+\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d\d\s*(?:am|pm)?\b",
+                " ",
+                ln.text,
+                flags=re.IGNORECASE,
+            )
+            text = re.sub(
+                r"(?:[\s,|–-]+\d{1,4})+[\s,]*$|^\d{1,4}[\s|–-]+", "", " ".join(text.split())
+            )
+            if _wordy(text) and len(text) >= 8 and not _NOT_TITLE_RE.match(text):
+                seen[text.strip(" ,|–-")] += 1
+    repeated = [(n, t) for t, n in seen.items() if n >= 2]
+    return _cut(max(repeated)[1]) if repeated else None
+
+
+def _wordy(text: str) -> bool:
+    """Mostly letters: text, not a garbled font or a row of symbols."""
+    letters = sum(c.isalpha() for c in text)
+    return letters >= 3 and letters >= 0.6 * sum(not c.isspace() for c in text)
+
+
+def _cut(title: str) -> str:
+    """A title of at most MAX_TITLE characters, cut at a word boundary (web addresses out)."""
+    title = " ".join(w for w in title.split() if not re.search(r"\w\.(?:gov|com|org|net)\b", w))
+    if len(title) <= MAX_TITLE:
+        return title
+    return title[:MAX_TITLE].rsplit(" ", 1)[0].rstrip(",;:–-")
+
+
+def title_page(pages: list[PageLines]) -> list[Line]:
+    """The lines of the first page with text, top to bottom (a cover without text is skipped)."""
+    for p in pages:
+        if any(ln.text.strip() for ln in p.lines):
+            return sorted(p.lines, key=lambda ln: (ln.top, ln.x0))
+    return []

@@ -10,7 +10,8 @@ the font or its size changes (as `extract_words(extra_attrs=["size", "fontname"]
 
 Along the way: a ligature glyph that pdfium reports as several characters sharing one box
 becomes one character again; glyphs printed twice on top of each other ("fake bold") are
-dropped when `layout.overprinted` says the page has them; the line-end hyphen pdfium marks
+dropped wherever they are (a title drawn twice, line by line, has its twin far back in
+content order); the line-end hyphen pdfium marks
 as U+FFFE becomes "-" again; characters not upright on the displayed page (rotated chart
 labels, vertical margin notes) are left out, as the pdfplumber path leaves them out.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import unicodedata
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -34,9 +36,11 @@ _FONT_BUFFER = 256
 def page_words(page: pypdfium2.PdfPage, textpage: pypdfium2.PdfTextPage) -> list[Word]:
     """The page's upright words in content order, fake-bold duplicates dropped."""
     chars = page_chars(page, textpage)
-    if layout.overprinted([c for c in chars if c is not None]):
-        kept = {id(c) for c in layout.dedupe_chars([c for c in chars if c is not None])}
-        chars = [c for c in chars if c is None or id(c) in kept]
+    drawn = [c for c in chars if c is not None]
+    kept = layout.dedupe_chars(drawn)  # one pass over a grid: cheap next to reading the chars
+    if len(kept) < len(drawn):
+        ids = {id(c) for c in kept}
+        chars = [c for c in chars if c is None or id(c) in ids]
     return words_from_chars(chars)
 
 
@@ -65,9 +69,12 @@ def page_chars(page: pypdfium2.PdfPage, textpage: pypdfium2.PdfTextPage) -> list
     for i in range(n):
         ch = text[i]
         if ch <= " " or ch.isspace():
-            if chars and chars[-1] is not None:
+            if chars and chars[-1] is not None and not _after_accent(raw, i, chars[-1]):
                 chars.append(None)
             last_box = None
+            continue
+        if chars and chars[-1] is not None and unicodedata.combining(ch):
+            chars[-1]["text"] += ch  # an accent drawn on its own over the letter before it
             continue
         get_box(raw, i, rect)
         box = (rect.left, rect.right, rect.bottom, rect.top)
@@ -101,6 +108,14 @@ def page_chars(page: pypdfium2.PdfPage, textpage: pypdfium2.PdfTextPage) -> list
     return chars
 
 
+def _after_accent(raw, i: int, last: Word) -> bool:
+    """Whether character i is a space pdfium made up behind an accent drawn on its own
+    ("aktivita\u0308 ten"): the accent's narrow box looks to it like a gap."""
+    return (
+        unicodedata.combining(last["text"][-1]) > 0 and pdfium_c.FPDFText_IsGenerated(raw, i) == 1
+    )
+
+
 def _style(raw, i: int, rotate: int, matrix, font, flags) -> tuple[float, str, bool]:
     """Character i's font size (scaled by its matrix), font name and whether it is upright."""
     pdfium_c.FPDFText_GetMatrix(raw, i, matrix)
@@ -123,12 +138,12 @@ def words_from_chars(chars: list[Word | None]) -> list[Word]:
         if current is not None:
             size = ch["size"]
             gap = ch["x0"] - current["x1"]
+            restyled = ch["fontname"] != current["fontname"] or abs(size - current["size"]) > 0.01
             if (
                 gap > WORD_GAP * size
                 or gap < -0.5 * size
                 or abs(ch["bottom"] - current["bottom"]) > WORD_GAP * size
-                or ch["fontname"] != current["fontname"]
-                or abs(size - current["size"]) > 0.01
+                or (restyled and not _same_word(current, ch, gap))
             ):
                 current = None
         if current is None:
@@ -140,6 +155,13 @@ def words_from_chars(chars: list[Word | None]) -> list[Word]:
         current["top"] = min(current["top"], ch["top"])
         current["bottom"] = max(current["bottom"], ch["bottom"])
     return words
+
+
+def _same_word(word: Word, ch: Word, gap: float) -> bool:
+    """Whether a character in another font or size still continues the word: it touches the
+    word's last letter and is not much smaller (small caps: "KOMMUNALES" set as a 36 pt "K"
+    and 29 pt "OMMUNALES"); a drop cap or a superscript stands apart by size or gap."""
+    return abs(gap) <= 0.05 * ch["size"] and 0.6 <= ch["size"] / word["size"] <= 1.0
 
 
 Segment = tuple[

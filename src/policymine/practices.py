@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -42,6 +42,7 @@ from .cues import (
     word_at,
 )
 from .errors import PolicymineError
+from .filters import resolve_filters
 from .store import Row, Store, write_lock
 from .tag import TermMatcher, load_taxonomy
 from .types import Document, Entity, Filters, Passage, Practice
@@ -363,8 +364,7 @@ def list_practices(
     backfill_practices(settings.index_dir, rebuild)
     filters = filters or Filters()
     with Store(settings.index_dir) as store:
-        filters = replace(filters, topic=store.index_meta().check_topic(filters.topic))
-        found = store.practices(filters, instrument, limit)
+        found = store.practices(resolve_filters(filters, store), instrument, limit)
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 

@@ -32,6 +32,7 @@ from .clean import STOPWORDS
 from .config import Settings
 from .embed import Embedder, get_query_embedder, model_spec
 from .errors import PolicymineError
+from .filters import resolve_filters
 from .index import VectorIndex, open_index
 from .keyword import KeywordIndex
 from .store import Row, Store
@@ -253,7 +254,7 @@ class Searcher:
             raise PolicymineError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         self.store.refresh()
         filters = filters or Filters()
-        filters = replace(filters, topic=self.check_topic(filters.topic))
+        filters = resolve_filters(filters, self.store)
         terms = query_terms(query)
         if mode == "keyword" and not terms:
             raise PolicymineError(
@@ -403,7 +404,7 @@ class Searcher:
             raise PolicymineError("give a passage id or --text, not both")
         self.store.refresh()
         filters = filters or Filters()
-        filters = replace(filters, topic=self.check_topic(filters.topic))
+        filters = resolve_filters(filters, self.store)
         city = None
         if passage_id is not None:
             doc, city = self.store.doc_of(passage_id)

@@ -67,6 +67,8 @@ def segment(doc: Document, settings: Settings | None = None) -> list[Passage]:
                 and _runs_on(run[-1], block, page.number)
             ):
                 flush()  # a page break ends the run, unless a sentence runs on over it
+            if block.credit:  # a byline or cover credit: on the page, not in a passage
+                continue
             if block.kind == "heading":
                 flush()
                 section = _section_title(block.text)

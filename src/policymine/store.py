@@ -439,13 +439,24 @@ class Store:
         ]
 
     def document_places(self) -> list[dict]:
-        """Each stored document's name with its city and country."""
+        """Each stored document's name with its city, country and language."""
         return [
-            {"doc": name, "city": city, "country": country}
-            for name, city, country in self.db.execute(
-                "SELECT name, city, country FROM documents ORDER BY name"
+            {"doc": name, "city": city, "country": country, "lang": lang}
+            for name, city, country, lang in self.db.execute(
+                "SELECT name, city, country, lang FROM documents ORDER BY name"
             )
         ]
+
+    def filter_values(self) -> dict[str, list[str]]:
+        """The values the filters can take in this index: cities, countries, languages, and
+        the documents' names and titles."""
+        rows = self.db.execute("SELECT name, title, city, country, lang FROM documents").fetchall()
+        return {
+            "city": sorted({r[2] for r in rows if r[2]}),
+            "country": sorted({r[3] for r in rows if r[3]}),
+            "lang": sorted({r[4] for r in rows if r[4]}),
+            "doc": sorted({r[0] for r in rows} | {r[1] for r in rows if r[1]}),
+        }
 
     def document_by_path(self, path: str) -> StoredDoc | None:
         """The stored document for a resolved path, if any."""

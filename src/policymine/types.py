@@ -13,6 +13,7 @@ class Block:
     text: str
     start: int = 0  # character offsets into Page.text
     end: int = 0
+    credit: bool = False  # a byline or cover credit: printed on the page, never in a passage
 
 
 @dataclass
@@ -102,6 +103,7 @@ class DocumentTags:
     country: str | None
     topics: dict[str, float]
     entities: list[tuple[str, str, int]]  # (text, label, count)
+    region: str | None = None  # the city's state or Land, or a regional document's region
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Filter values as users spell them: `--city München` finds the documents tagged Munich,
+`--country Deutschland` those tagged DE, and a value no document has is a one-line error
+that names the closest values the index does have."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+
+from .errors import PolicymineError
+from .places import Gazetteer, fold
+from .store import Store
+from .types import Filters
+
+
+def resolve_filters(filters: Filters, store: Store) -> Filters:
+    """The filters with topic, city and country in the index's spelling (PolicymineError for a
+    topic the taxonomy lacks, or a city, country, language or document no stored document has,
+    naming the closest known ones)."""
+    changes = {}
+    if filters.topic:
+        changes["topic"] = store.index_meta().check_topic(filters.topic)
+    if not any((filters.city, filters.country, filters.lang, filters.doc)):
+        return replace(filters, **changes)
+    known = store.filter_values()
+    if filters.city:
+        changes["city"] = _city(filters.city, known["city"])
+    if filters.country:
+        changes["country"] = _country(filters.country, known["country"])
+    if filters.lang and filters.lang.lower() not in {v.lower() for v in known["lang"]}:
+        raise PolicymineError(_unknown("language", filters.lang, known["lang"], "--lang"))
+    if filters.doc and not any(filters.doc.casefold() in v.casefold() for v in known["doc"]):
+        names = [v for v in known["doc"] if "." in v]  # file names, not titles
+        raise PolicymineError(_unknown("document", filters.doc, names, "--doc"))
+    return replace(filters, **changes)
+
+
+def _unknown(
+    what: str, value: str, known: list[str], option: str, close: list[str] | None = None
+) -> str:
+    close = close if close is not None else _closest(value, known)
+    hint = (
+        f"; closest known: {', '.join(close)}"
+        if close
+        else (f"; known: {', '.join(known[:10])}" if known else "; the index has none")
+    )
+    return f"no document in this index has {option} {value!r}{hint}"
+
+
+def _closest(value: str, known: list[str]) -> list[str]:
+    by_key = {fold(v)[0]: v for v in known}
+    keys = difflib.get_close_matches(fold(value)[0], list(by_key), n=3, cutoff=0.5)
+    return [by_key[k] for k in keys]
+
+
+def _city(value: str, known: list[str]) -> str:
+    """A known city for any spelling of it: its own, a case or umlaut variant, another
+    language's (München for Munich) or any name GeoNames has for it."""
+    keys = {k: v for v in known for k in fold(v)}
+    for key in fold(value):
+        if key in keys:
+            return keys[key]
+    gazetteer = Gazetteer.default()
+    for reading in gazetteer.readings(value):
+        for key in fold(reading.place.name):
+            if reading.place.kind == "city" and key in keys:
+                return keys[key]
+    raise PolicymineError(_unknown("city", value, known, "--city"))
+
+
+def _country(value: str, known: list[str]) -> str:
+    """A known country code for its code (de), English name (Germany) or another (Deutschland)."""
+    codes = {v.upper(): v for v in known}
+    if value.upper() in codes:
+        return codes[value.upper()]
+    place = Gazetteer.default().resolve(value, kinds=("country",))
+    if place is not None and place.country in codes:
+        return codes[place.country]
+    if place is not None:
+        raise PolicymineError(
+            f"no document in this index has --country {value!r} ({place.country}); "
+            f"known: {', '.join(known) or 'none'}"
+        )
+    names = {}
+    gazetteer = Gazetteer.default()
+    for code in known:
+        for alias, p in gazetteer.exact.items():
+            if p.kind == "country" and p.country == code:
+                names[alias] = code
+    close = list(dict.fromkeys(names[n] for n in _closest(value, list(names))))
+    raise PolicymineError(_unknown("country", value, known, "--country", close or list(known)))
