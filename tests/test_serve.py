@@ -247,3 +247,57 @@ def test_head_gets_the_headers_of_get_and_no_body(url, path, status):
     got, get_headers, got_body = raw(url, request_.format("GET").encode())
     assert got == status and headers["Content-Length"] == get_headers["Content-Length"]
     assert int(headers["Content-Length"]) == len(got_body) > 0
+
+
+TIMEOUT = 1.5  # serve_timeout of the servers below, in seconds
+SLACK = 10.0  # a loaded test machine may be slow to close or answer; never early
+
+
+@pytest.fixture
+def strict(fake_index):
+    """A server that closes silent clients after TIMEOUT and serves 3 connections at once."""
+    settings = settings_for(fake_index, serve_timeout=TIMEOUT, serve_connections=3)
+    server = make_server(settings, port=0, threads=1)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    server.service.close()
+
+
+def idle(url: str, send: bytes = b"") -> socket.socket:
+    """A connection that sends `send` (perhaps nothing) and then nothing more."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=TIMEOUT + SLACK)
+    sock.sendall(send)
+    return sock
+
+
+def closed_after(sock: socket.socket, start: float) -> float:
+    """Seconds from `start` until the server closes `sock` (which it does without an answer)."""
+    with sock:
+        assert sock.recv(65536) == b""
+    return time.monotonic() - start
+
+
+def test_a_silent_client_is_closed_after_the_timeout_and_others_are_answered_meanwhile(strict):
+    start = time.monotonic()
+    silent, half = idle(strict), idle(strict, b"GET /health HTTP/1.1\r\n")  # no blank line
+    status, body = get(f"{strict}/health")  # the third connection: answered at once
+    assert status == 200 and body["status"] == "ok" and time.monotonic() - start < TIMEOUT
+    for sock in (silent, half):
+        assert TIMEOUT * 0.9 <= closed_after(sock, start) <= TIMEOUT + SLACK
+
+
+def test_connections_over_the_bound_wait_for_a_free_thread(strict):
+    start = time.monotonic()
+    first = [idle(strict) for _ in range(3)]  # these take every connection thread...
+    later = [idle(strict) for _ in range(2)]  # ...so these wait to be accepted
+    time.sleep(0.3)
+    handlers = [t for t in threading.enumerate() if "process_request_thread" in t.name]
+    assert len(handlers) == 3
+    status, body = get(f"{strict}/health")  # answered once the first three time out
+    waited = time.monotonic() - start
+    assert status == 200 and body["status"] == "ok" and TIMEOUT * 0.9 <= waited <= TIMEOUT + SLACK
+    assert all(TIMEOUT * 0.9 <= closed_after(sock, start) <= TIMEOUT + SLACK for sock in first)
+    assert all(2 * TIMEOUT * 0.9 <= closed_after(sock, start) for sock in later)

@@ -17,9 +17,14 @@ every error: 400 (a bad or unknown parameter; messages name query parameters, no
 flags), 404 (unknown passage or endpoint), 405 (a method other than GET and HEAD, with an
 Allow header), and http.server's own refusals (414 a request line over 64 KiB, 431 headers
 too large, 501 an unknown method). Every parameter is checked before any search runs. It
-listens on 127.0.0.1 by default. Requests are answered by a thread each; a pool of `threads`
-searchers (each with its own SQLite connection, all sharing the one SearchResources: vector
-index, query model, keyword postings) bounds how many search at once, the rest queue.
+listens on 127.0.0.1 by default.
+
+Each connection gets a thread, at most `settings.serve_connections` at once: over that the
+server accepts no more until one ends (they wait in the listen backlog, not refused), and a
+client silent for `settings.serve_timeout` seconds is closed, so idle clients cannot hold the
+threads for long. A pool of `threads` searchers (each with its own SQLite connection, all
+sharing the one SearchResources: vector index, query model, keyword postings) bounds how many
+search at once, the rest queue.
 """
 
 from __future__ import annotations
@@ -224,8 +229,28 @@ class Service:
 
 
 class _Server(ThreadingHTTPServer):
+    """A thread per connection, at most `connections` at once; the next ones wait to be accepted."""
+
     daemon_threads = True  # a stuck client must not keep the process alive on Ctrl-C
     request_queue_size = 128  # the listen backlog: bursts of clients wait instead of being refused
+
+    def __init__(self, address: tuple[str, int], handler: type, connections: int):
+        self.slots = threading.BoundedSemaphore(connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()  # all taken: wait here; the silent clients time out and free theirs
+        try:
+            super().process_request(request, client_address)  # starts the thread
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def make_server(
@@ -247,6 +272,7 @@ def make_server(
         disable_nagle_algorithm = (
             True  # headers and body go out as two writes; don't hold the second
         )
+        timeout = settings.serve_timeout  # per read and write: a silent client is closed
 
         def do_GET(self) -> None:  # the name http.server calls; HEAD too, without the body
             url = urlparse(self.path)
@@ -308,6 +334,6 @@ def make_server(
         def log_message(self, *args: object) -> None:  # one line per request is noise for an API
             pass
 
-    server = _Server((host, port), Handler)
+    server = _Server((host, port), Handler, settings.serve_connections)
     server.service = service  # type: ignore[attr-defined]
     return server
