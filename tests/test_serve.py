@@ -1,4 +1,6 @@
 import json
+import pickle
+import socket
 import threading
 import time
 import urllib.error
@@ -7,7 +9,8 @@ import urllib.request
 import pytest
 from conftest import settings_for
 
-from policymine.serve import make_server, parse_params
+from policymine.errors import OptionError
+from policymine.serve import error_message, make_server, parse_params
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +84,27 @@ def test_parse_params():
         ("/search?q=+++", "missing parameter q"),
         ("/search?q=solar&year-from=20", "'year-from' must be within"),
         ("/similar?q=solar", "unknown parameter 'q'"),
+        ("/health?x=1", "unknown parameter 'x' for /health; it takes no parameters"),
+        ("/similar?id=1&text=solar", "give id or text, not both"),
+        ("/similar", "give id or text"),
+        ("/search?q=the+and+of&mode=keyword", "only stopwords): try mode=dense"),
     ],
 )
 def test_every_parameter_is_checked(url, path, message):
     code, body = get(url + path)
-    assert code == 400 and message in body["error"]
+    assert code == 400 and message in body["error"] and body["status"] == 400
+    assert "--" not in body["error"]  # query parameters, never the CLI's flags
+
+
+def test_option_errors_name_flags_for_the_cli_and_parameters_for_http(fake_index):
+    from policymine.search import Searcher
+
+    with Searcher(settings_for(fake_index)) as searcher, pytest.raises(OptionError) as raised:
+        searcher.search("the and of", mode="keyword")
+    assert str(raised.value).endswith("try --mode dense")
+    assert error_message(raised.value).endswith("try mode=dense")
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert str(again) == str(raised.value) and error_message(again) == error_message(raised.value)
 
 
 def test_concurrent_requests_all_answer(url):
@@ -170,3 +189,115 @@ def test_serve_picks_up_an_ingest_without_a_restart(tmp_path, monkeypatch):
             assert "06-boston-participatory-budgeting.pdf" in {h["doc"] for h in hits}, mode
     finally:
         service.close()
+
+
+# ---------------------------------------------------------------------- rude clients, raw sockets
+
+
+def raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `request` exactly as it is and read the answer to its end: status, headers, body."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    return int(status_line.split()[1]), dict(line.split(": ", 1) for line in lines), body
+
+
+@pytest.mark.parametrize(
+    "request_, status, message",
+    [
+        (b"GET /nothing HTTP/1.1\r\n\r\n", 404, "no such endpoint"),
+        (b"GET /search?q=solar&k=many HTTP/1.1\r\n\r\n", 400, "expects a whole number"),
+        (b"POST /search?q=solar HTTP/1.1\r\n\r\n", 405, "method POST is not allowed"),
+        (b"POST /search HTTP/1.1\r\nContent-Length: 7\r\n\r\nq=solar", 405, "use GET or HEAD"),
+        (b"PUT /search HTTP/1.1\r\n\r\n", 405, "method PUT is not allowed"),
+        (b"DELETE /health HTTP/1.1\r\n\r\n", 405, "method DELETE is not allowed"),
+        (b"PATCH / HTTP/1.1\r\n\r\n", 405, "method PATCH is not allowed"),
+        (b"OPTIONS * HTTP/1.1\r\n\r\n", 405, "method OPTIONS is not allowed"),
+        (b"BREW /pot HTTP/1.1\r\n\r\n", 501, "this server takes GET and HEAD"),
+        (b"GET /search?q=" + b"x" * 100_000 + b" HTTP/1.1\r\n\r\n", 414, "at most 65536 bytes"),
+        (b"GET /health HTTP/1.1\r\nX-Big: " + b"y" * 70_000 + b"\r\n\r\n", 431, "Line too long"),
+        (b"GET /health HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 431, "Too many headers"),
+        (b"nonsense\r\n\r\n", 400, "Bad request syntax"),
+        (b"GET / HTTP/2.0\r\n\r\n", 505, "Invalid HTTP version"),
+    ],
+)
+def test_every_error_is_json_whatever_its_status(url, request_, status, message):
+    code, headers, body = raw(url, request_)
+    assert code == status and headers["Content-Type"] == "application/json; charset=utf-8"
+    answer = json.loads(body)
+    assert answer["status"] == status and message in answer["error"], answer
+    assert int(headers["Content-Length"]) == len(body)
+    if status in (405, 501):
+        assert headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "path, status", [("/health", 200), ("/nothing", 404), ("/health?x=1", 400)]
+)
+def test_head_gets_the_headers_of_get_and_no_body(url, path, status):
+    request_ = f"{{}} {path} HTTP/1.1\r\nHost: x\r\n\r\n"
+    code, headers, body = raw(url, request_.format("HEAD").encode())
+    assert code == status and body == b""
+    assert headers["Content-Type"].startswith("application/json")
+    got, get_headers, got_body = raw(url, request_.format("GET").encode())
+    assert got == status and headers["Content-Length"] == get_headers["Content-Length"]
+    assert int(headers["Content-Length"]) == len(got_body) > 0
+
+
+TIMEOUT = 1.5  # serve_timeout of the servers below, in seconds
+SLACK = 10.0  # a loaded test machine may be slow to close or answer; never early
+
+
+@pytest.fixture
+def strict(fake_index):
+    """A server that closes silent clients after TIMEOUT and serves 3 connections at once."""
+    settings = settings_for(fake_index, serve_timeout=TIMEOUT, serve_connections=3)
+    server = make_server(settings, port=0, threads=1)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    server.service.close()
+
+
+def idle(url: str, send: bytes = b"") -> socket.socket:
+    """A connection that sends `send` (perhaps nothing) and then nothing more."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=TIMEOUT + SLACK)
+    sock.sendall(send)
+    return sock
+
+
+def closed_after(sock: socket.socket, start: float) -> float:
+    """Seconds from `start` until the server closes `sock` (which it does without an answer)."""
+    with sock:
+        assert sock.recv(65536) == b""
+    return time.monotonic() - start
+
+
+def test_a_silent_client_is_closed_after_the_timeout_and_others_are_answered_meanwhile(strict):
+    start = time.monotonic()
+    silent, half = idle(strict), idle(strict, b"GET /health HTTP/1.1\r\n")  # no blank line
+    status, body = get(f"{strict}/health")  # the third connection: answered at once
+    assert status == 200 and body["status"] == "ok" and time.monotonic() - start < TIMEOUT
+    for sock in (silent, half):
+        assert TIMEOUT * 0.9 <= closed_after(sock, start) <= TIMEOUT + SLACK
+
+
+def test_connections_over_the_bound_wait_for_a_free_thread(strict):
+    start = time.monotonic()
+    first = [idle(strict) for _ in range(3)]  # these take every connection thread...
+    later = [idle(strict) for _ in range(2)]  # ...so these wait to be accepted
+    time.sleep(0.3)
+    handlers = [t for t in threading.enumerate() if "process_request_thread" in t.name]
+    assert len(handlers) == 3
+    status, body = get(f"{strict}/health")  # answered once the first three time out
+    waited = time.monotonic() - start
+    assert status == 200 and body["status"] == "ok" and TIMEOUT * 0.9 <= waited <= TIMEOUT + SLACK
+    assert all(TIMEOUT * 0.9 <= closed_after(sock, start) <= TIMEOUT + SLACK for sock in first)
+    assert all(2 * TIMEOUT * 0.9 <= closed_after(sock, start) for sock in later)

@@ -413,7 +413,8 @@ def test_error_pages_say_what_went_wrong(page, base):
         ("/export.csv?q=solar&page=500", 400, "beyond the first 1000 hits"),
         ("/export.json", 400, "missing parameter q"),
         ("/digest.md", 400, "needs a topic or a query"),
-        ("/openapi.json?x=1", 400, "unknown parameter 'x'"),
+        ("/openapi.json?x=1", 400, "unknown parameter 'x'; it takes no parameters"),
+        ("/export.json?q=the+and+of&mode=keyword", 400, "only stopwords): try mode=dense"),
     ]:
         code, headers, body = get(base + path)
         assert code == status and headers["Content-Type"].startswith("application/json"), path
@@ -461,8 +462,8 @@ def test_nothing_is_writable_through_the_web_app(base, fake_index):
     before = state()
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         for path in ("/", "/practices", "/digest?topic=energy", "/search?q=x", "/pdf/1"):
-            status, _ = raw(base, method, path)
-            assert status == 501, (method, path, status)
+            status, body = raw(base, method, path)
+            assert status == 405 and json.loads(body)["status"] == 405, (method, path, status)
     for path in ("/practices?topic=housing", "/digest?topic=housing", "/?q=housing"):
         assert get(base + path, "text/html")[0] == 200
     assert state() == before

@@ -461,7 +461,8 @@ def serve(
     The JSON endpoints take the same parameters as the commands: /search?q=...&k=&mode=&topic=
     &city=&country=&doc=&lang=&year_from=&year_to=&per_doc=&explain=1, /similar?id=... or
     ?text=..., and /health; /openapi.json describes them. Bad parameters get status 400 and
-    {"error": "..."}.
+    {"error": "...", "status": 400}; every error is JSON. Silent clients are closed after
+    serve_timeout seconds; at most serve_connections are served at once (policymine.toml).
 
     Example: policymine serve --port 8765 &  curl 'http://127.0.0.1:8765/search?q=heat+plan&k=3'
     """

@@ -59,22 +59,32 @@ class Settings:
     ray_address: str | None = (
         None  # a running Ray cluster ("ray://head:10001", "auto"); None: start one here
     )
+    serve_timeout: float = 10.0  # seconds `serve` waits on a silent client before closing
+    serve_connections: int = 64  # connections `serve` answers at once; more wait their turn
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         if self.taxonomy is not None:
             object.__setattr__(self, "taxonomy", Path(self.taxonomy))
-        for name in ("batch_size", "workers", "min_passage_words", "max_passage_words", "per_doc"):
+        for name in (
+            "batch_size",
+            "workers",
+            "min_passage_words",
+            "max_passage_words",
+            "per_doc",
+            "serve_connections",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.max_passage_words < self.min_passage_words:
             raise ConfigError("max_passage_words must not be below min_passage_words")
         if self.fusion not in ("rrf", "weighted"):
             raise ConfigError(f"fusion must be rrf or weighted, got {self.fusion!r}")
-        if not float(self.file_timeout) > 0:
-            raise ConfigError(
-                f"file_timeout must be a positive number of seconds, got {self.file_timeout!r}"
-            )
+        for name in ("file_timeout", "serve_timeout"):
+            if not float(getattr(self, name)) > 0:
+                raise ConfigError(
+                    f"{name} must be a positive number of seconds, got {getattr(self, name)!r}"
+                )
         if self.executor not in EXECUTORS:
             raise ConfigError(
                 f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"

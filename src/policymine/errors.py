@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -25,6 +27,37 @@ class PolicymineError(Exception):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
+
+
+class Option(NamedTuple):
+    """An option a message names: the CLI spells it `--mode dense`, the HTTP API `mode=dense`."""
+
+    name: str
+    value: str | None = None
+    argument: str | None = None  # the CLI's words when it is a positional argument there
+
+
+def flag(option: Option) -> str:
+    """The CLI's spelling of an option: `--name value`, or the argument's words."""
+    if option.argument:
+        return option.argument
+    return f"--{option.name.replace('_', '-')}" + (f" {option.value}" if option.value else "")
+
+
+class OptionError(PolicymineError):
+    """A bad option, or options that do not go together. The message is text and Options, so
+    each interface names them its own way: str() with the CLI's flags, spelled(...) otherwise."""
+
+    def __init__(self, *parts: str | Option) -> None:
+        self.parts = parts
+        super().__init__(self.spelled(flag))
+
+    def spelled(self, spell: Callable[[Option], str]) -> str:
+        """The message with each Option written by `spell`."""
+        return "".join(part if isinstance(part, str) else spell(part) for part in self.parts)
+
+    def __reduce__(self):
+        return (type(self), self.parts)
 
 
 class ConfigError(PolicymineError):

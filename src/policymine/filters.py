@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 
-from .errors import PolicymineError
+from .errors import Option, OptionError
 from .places import Gazetteer, fold
 from .store import Store
 from .types import Filters
@@ -28,23 +28,24 @@ def resolve_filters(filters: Filters, store: Store) -> Filters:
     if filters.country:
         changes["country"] = _country(filters.country, known["country"])
     if filters.lang and filters.lang.lower() not in {v.lower() for v in known["lang"]}:
-        raise PolicymineError(_unknown("language", filters.lang, known["lang"], "--lang"))
+        raise _unknown("lang", filters.lang, known["lang"])
     if filters.doc and not any(filters.doc.casefold() in v.casefold() for v in known["doc"]):
         names = [v for v in known["doc"] if "." in v]  # file names, not titles
-        raise PolicymineError(_unknown("document", filters.doc, names, "--doc"))
+        raise _unknown("doc", filters.doc, names)
     return replace(filters, **changes)
 
 
 def _unknown(
-    what: str, value: str, known: list[str], option: str, close: list[str] | None = None
-) -> str:
+    option: str, value: str, known: list[str], close: list[str] | None = None
+) -> OptionError:
+    """No stored document has this filter value: the error names the closest known ones."""
     close = close if close is not None else _closest(value, known)
     hint = (
         f"; closest known: {', '.join(close)}"
         if close
         else (f"; known: {', '.join(known[:10])}" if known else "; the index has none")
     )
-    return f"no document in this index has {option} {value!r}{hint}"
+    return OptionError("no document in this index has ", Option(option, repr(value)), hint)
 
 
 def _closest(value: str, known: list[str]) -> list[str]:
@@ -65,7 +66,7 @@ def _city(value: str, known: list[str]) -> str:
         for key in fold(reading.place.name):
             if reading.place.kind == "city" and key in keys:
                 return keys[key]
-    raise PolicymineError(_unknown("city", value, known, "--city"))
+    raise _unknown("city", value, known)
 
 
 def _country(value: str, known: list[str]) -> str:
@@ -77,9 +78,10 @@ def _country(value: str, known: list[str]) -> str:
     if place is not None and place.country in codes:
         return codes[place.country]
     if place is not None:
-        raise PolicymineError(
-            f"no document in this index has --country {value!r} ({place.country}); "
-            f"known: {', '.join(known) or 'none'}"
+        raise OptionError(
+            "no document in this index has ",
+            Option("country", repr(value)),
+            f" ({place.country}); known: {', '.join(known) or 'none'}",
         )
     names = {}
     gazetteer = Gazetteer.default()
@@ -88,4 +90,4 @@ def _country(value: str, known: list[str]) -> str:
             if p.kind == "country" and p.country == code:
                 names[alias] = code
     close = list(dict.fromkeys(names[n] for n in _closest(value, list(names))))
-    raise PolicymineError(_unknown("country", value, known, "--country", close or list(known)))
+    raise _unknown("country", value, known, close or list(known))

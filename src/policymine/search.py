@@ -31,7 +31,7 @@ import numpy as np
 from .clean import STOPWORDS
 from .config import Settings
 from .embed import Embedder, get_query_embedder, model_spec
-from .errors import PolicymineError
+from .errors import Option, OptionError, PolicymineError
 from .filters import resolve_filters
 from .index import VectorIndex, open_index
 from .keyword import KeywordIndex
@@ -257,8 +257,8 @@ class Searcher:
         filters = resolve_filters(filters, self.store)
         terms = query_terms(query)
         if mode == "keyword" and not terms:
-            raise PolicymineError(
-                f"no words to match in {query!r} (only stopwords): try --mode dense"
+            raise OptionError(
+                f"no words to match in {query!r} (only stopwords): try ", Option("mode", "dense")
             )
         pool = max(POOL, 4 * k)
         vector = None
@@ -401,7 +401,9 @@ class Searcher:
             per_doc: as for search.
         """
         if (passage_id is None) == (text is None or not text.strip()):
-            raise PolicymineError("give a passage id or --text, not both")
+            raise OptionError(
+                "give ", Option("id", argument="a passage id"), " or ", Option("text"), ", not both"
+            )
         self.store.refresh()
         filters = filters or Filters()
         filters = resolve_filters(filters, self.store)

@@ -12,12 +12,19 @@ The parameters are the CLI's:
     GET /similar?id=42&k=5            GET /similar?text=citizens+climate+council
     GET /health
 
-Answers are JSON: {"hits": [...], "took_ms": 3.1}, or {"error": "..."} with status 400
-(a bad or unknown parameter) or 404 (unknown passage or endpoint). Every parameter is checked
-before any search runs. It listens on 127.0.0.1 by default. Requests are answered by a
-thread each; a pool of `threads` searchers (each with its own SQLite connection, all sharing
-the one SearchResources: vector index, query model, keyword postings) bounds how many search at
-once, the rest queue.
+Answers are JSON: {"hits": [...], "took_ms": 3.1}, or {"error": "...", "status": N} for
+every error: 400 (a bad or unknown parameter; messages name query parameters, not the CLI's
+flags), 404 (unknown passage or endpoint), 405 (a method other than GET and HEAD, with an
+Allow header), and http.server's own refusals (414 a request line over 64 KiB, 431 headers
+too large, 501 an unknown method). Every parameter is checked before any search runs. It
+listens on 127.0.0.1 by default.
+
+Each connection gets a thread, at most `settings.serve_connections` at once: over that the
+server accepts no more until one ends (they wait in the listen backlog, not refused), and a
+client silent for `settings.serve_timeout` seconds is closed, so idle clients cannot hold the
+threads for long. A pool of `threads` searchers (each with its own SQLite connection, all
+sharing the one SearchResources: vector index, query model, keyword postings) bounds how many
+search at once, the rest queue.
 """
 
 from __future__ import annotations
@@ -27,14 +34,14 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .config import Settings
-from .errors import NotFoundError, PolicymineError
+from .errors import NotFoundError, Option, OptionError, PolicymineError
 from .search import Searcher, SearchResources
 from .store import Store
 from .types import Filters
@@ -46,6 +53,12 @@ MAX_K = 1000
 MAX_PER_DOC = 100
 MAX_QUERY_CHARS = 1000  # a query, not a document: longer texts go to /similar?text=
 MAX_TEXT_CHARS = 20_000
+_PROTOCOL_HINTS = {  # what to do, for the refusals http.server makes before any of our code
+    414: f"a request line is at most 65536 bytes (a query {MAX_QUERY_CHARS} characters,"
+    f" a /similar text {MAX_TEXT_CHARS})",
+    431: "at most 100 header lines, each under 64 KiB",
+    501: "this server takes GET and HEAD",
+}
 _BOUNDS = {
     "k": (1, MAX_K),
     "per_doc": (1, MAX_PER_DOC),
@@ -54,6 +67,9 @@ _BOUNDS = {
 }
 _INT_PARAMS = (*_BOUNDS, "id")
 _FILTERS = ("topic", "city", "country", "doc", "lang", "year_from", "year_to")
+ALLOWED_METHODS = "GET, HEAD"  # the Allow header of a 405 or 501: the API and the pages only read
+MAX_DISCARDED_BODY = 2**16  # a refused request's body read and dropped, so the answer arrives
+JSON_TYPE = "application/json; charset=utf-8"
 _ENDPOINTS = {
     "/search": {"q", "k", "mode", "per_doc", "explain", *_FILTERS},
     "/similar": {"id", "text", "k", "per_doc", *_FILTERS},
@@ -83,15 +99,20 @@ def parse_params(query: str) -> dict[str, Any]:
     return params
 
 
+def check_known(names: Iterable[str], known: Collection[str], path: str | None = None) -> None:
+    """PolicymineError naming the first parameter not in `known`, and those that are."""
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        where = f" for {path}" if path else ""
+        takes = f"known: {', '.join(sorted(known))}" if known else "it takes no parameters"
+        raise PolicymineError(f"unknown parameter {unknown[0]!r}{where}; {takes}")
+
+
 def check_params(path: str, params: dict[str, Any]) -> None:
     """PolicymineError (NotFoundError for an unknown endpoint) naming the first bad parameter."""
     if path not in _ENDPOINTS:
         raise NotFoundError(f"no such endpoint {path}: use {', '.join(_ENDPOINTS)}")
-    unknown = sorted(set(params) - _ENDPOINTS[path])
-    if unknown:
-        raise PolicymineError(
-            f"unknown parameter {unknown[0]!r} for {path}; known: {', '.join(sorted(_ENDPOINTS[path]))}"
-        )
+    check_known(params, _ENDPOINTS[path], path)
     if path == "/search":
         if not params.get("q", "").strip():
             raise PolicymineError("missing parameter q: /search?q=rooftop+solar")
@@ -101,6 +122,21 @@ def check_params(path: str, params: dict[str, Any]) -> None:
             )
     if path == "/similar" and len(params.get("text", "")) > MAX_TEXT_CHARS:
         raise PolicymineError(f"text is {len(params['text'])} characters; at most {MAX_TEXT_CHARS}")
+
+
+def query_parameter(option: Option) -> str:
+    """The HTTP spelling of an option a message names: `mode=dense`, `text`."""
+    return option.name + (f"={option.value}" if option.value else "")
+
+
+def error_message(exc: PolicymineError) -> str:
+    """An error's message for an HTTP client: options named as query parameters, not flags."""
+    return exc.spelled(query_parameter) if isinstance(exc, OptionError) else str(exc)
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """The JSON body of every error the server answers."""
+    return {"error": message, "status": status}
 
 
 class Service:
@@ -193,8 +229,28 @@ class Service:
 
 
 class _Server(ThreadingHTTPServer):
+    """A thread per connection, at most `connections` at once; the next ones wait to be accepted."""
+
     daemon_threads = True  # a stuck client must not keep the process alive on Ctrl-C
     request_queue_size = 128  # the listen backlog: bursts of clients wait instead of being refused
+
+    def __init__(self, address: tuple[str, int], handler: type, connections: int):
+        self.slots = threading.BoundedSemaphore(connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()  # all taken: wait here; the silent clients time out and free theirs
+        try:
+            super().process_request(request, client_address)  # starts the thread
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def make_server(
@@ -216,34 +272,68 @@ def make_server(
         disable_nagle_algorithm = (
             True  # headers and body go out as two writes; don't hold the second
         )
+        timeout = settings.serve_timeout  # per read and write: a silent client is closed
 
-        def do_GET(self) -> None:  # the name http.server calls
+        def do_GET(self) -> None:  # the name http.server calls; HEAD too, without the body
             url = urlparse(self.path)
             page = app.answer(url.path, url.query, self.headers) if app else None
             if page is not None:  # the browser app's pages, images, files and schema
-                status, content_type, data, headers = page
-            else:
-                try:
-                    status, body = 200, service.handle(url.path, parse_params(url.query))
-                except NotFoundError as exc:
-                    status, body = 404, {"error": str(exc)}
-                except PolicymineError as exc:
-                    status, body = 400, {"error": str(exc)}
-                except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
-                    status, body = 500, {"error": f"internal error ({type(exc).__name__}: {exc})"}
-                data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-                content_type, headers = "application/json; charset=utf-8", {}
+                self.send_answer(*page)
+                return
+            try:
+                status, body = 200, service.handle(url.path, parse_params(url.query))
+            except NotFoundError as exc:
+                status, body = 404, error_body(404, error_message(exc))
+            except PolicymineError as exc:
+                status, body = 400, error_body(400, error_message(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
+                message = f"internal error ({type(exc).__name__}: {exc})"
+                status, body = 500, error_body(500, message)
+            self.send_answer(status, JSON_TYPE, json.dumps(body, ensure_ascii=False).encode(), {})
+
+        do_HEAD = do_GET
+
+        def refuse_method(self) -> None:
+            """405 for the methods HTTP knows but this server does not take (it only reads)."""
+            length = self.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) <= MAX_DISCARDED_BODY:
+                self.rfile.read(int(length))  # unread, closing would reset the connection
+            self.send_error(405, f"method {self.command} is not allowed: use GET or HEAD")
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = refuse_method
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+            """Every refusal as JSON, http.server's own too (a malformed request line, 414,
+            431, 501 for an unknown method); `explain` is http.server's detail, if any."""
+            text = message or self.responses.get(code, ("error",))[0]
+            if explain:
+                text += f" ({explain})"
+            if code in _PROTOCOL_HINTS:
+                text += f": {_PROTOCOL_HINTS[code]}"
+            if self.command is None:  # the request line made no sense: still send a status line
+                self.request_version = "HTTP/1.0"
+            headers = {"Connection": "close"}
+            if code in (405, 501):
+                headers["Allow"] = ALLOWED_METHODS
+            data = json.dumps(error_body(code, text), ensure_ascii=False).encode()
+            self.send_answer(code, JSON_TYPE, data, headers)
+
+        def send_answer(
+            self, status: int, content_type: str, data: bytes, headers: dict[str, str]
+        ) -> None:
+            """Status, headers and, unless the request was HEAD, the body."""
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def log_message(self, *args: object) -> None:  # one line per request is noise for an API
             pass
 
-    server = _Server((host, port), Handler)
+    server = _Server((host, port), Handler, settings.serve_connections)
     server.service = service  # type: ignore[attr-defined]
     return server

@@ -45,6 +45,9 @@ from .serve import (
     MAX_TEXT_CHARS,
     THREADS,
     Service,
+    check_known,
+    error_body,
+    error_message,
     parse_params,
 )
 from .serve import make_server as make_api_server
@@ -128,11 +131,7 @@ class Params:
         self.lists = {
             k.replace("-", "_"): v for k, v in parse_qs(query, keep_blank_values=False).items()
         }
-        unknown = sorted(set(self.values) - allowed)
-        if unknown:
-            raise PolicymineError(
-                f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(allowed))}"
-            )
+        check_known(self.values, allowed)
 
     def text(self, name: str, limit: int = MAX_TEXT_PARAM) -> str | None:
         value = self.values.get(name)
@@ -222,9 +221,9 @@ class WebApp:
             else:
                 return None  # the API's 404 in JSON
         except NotFoundError as exc:
-            return self.error(404, str(exc), is_page)
+            return self.error(404, error_message(exc), is_page)
         except PolicymineError as exc:
-            return self.error(400, str(exc), is_page)
+            return self.error(400, error_message(exc), is_page)
         except Exception as exc:  # noqa: BLE001 - a bug answers 500 with its name, the server goes on
             return self.error(500, f"internal error ({type(exc).__name__}: {exc})", is_page)
         etag = answer.headers.get("ETag")
@@ -234,7 +233,7 @@ class WebApp:
 
     def error(self, status: int, message: str, is_page: bool) -> Answer:
         if not is_page:
-            return json_answer(status, {"error": message})
+            return json_answer(status, error_body(status, message))
         title = {400: "Bad request", 404: "Not found"}.get(status, "Server error")
         body = (
             f"<section class=error role=alert><h1>{status} · {title}</h1><p>{e(message)}</p>"
@@ -1157,7 +1156,9 @@ def openapi_schema(topics: Any) -> dict:
             "title": "policymine",
             "version": "1",
             "description": "Search city policy documents: the JSON API of `policymine serve`."
-            " Every parameter is checked before a search runs; a parameter not listed is an error.",
+            " Every parameter is checked before a search runs; a parameter not listed is an error."
+            " Every error, whatever its status, is JSON (Error); methods other than GET and HEAD"
+            " get 405.",
         },
         "paths": {
             "/search": {
@@ -1218,7 +1219,8 @@ def openapi_schema(topics: Any) -> dict:
                         "200": {
                             "description": "Status.",
                             "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
+                        },
+                        "400": errors["400"],  # it takes no parameters
                     },
                 }
             },
@@ -1227,8 +1229,11 @@ def openapi_schema(topics: Any) -> dict:
             "schemas": {
                 "Error": {
                     "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "string"}},
+                    "required": ["error", "status"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "status": {"type": "integer", "description": "the HTTP status again"},
+                    },
                 },
                 "Hits": {
                     "type": "object",
