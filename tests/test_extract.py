@@ -5,6 +5,7 @@ from conftest import CORPUS, REAL_CORPUS, ROOT, make_bad_inputs, needs_real_corp
 
 from policymine.errors import ExtractionError
 from policymine.extract import DEFAULT_EXTRACTOR, EXTRACTORS, extract
+from policymine.pdfium_words import words_from_chars
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +289,30 @@ def test_pdfium_reads_rotated_pages_and_overprinting_like_pdfplumber(tmp_path, r
     assert text.startswith("Efficient Buildings\n\nParagraph one explains")
     assert "neighbourhood advisory council" in text
     assert "sideways" not in text
+
+
+def _char(text: str, x0: float, size: float = 10.0, bottom: float = 100.0, font: str = "F") -> dict:
+    return {
+        "text": text,
+        "x0": x0,
+        "x1": x0 + 0.6 * size,
+        "top": bottom - size,
+        "bottom": bottom,
+        "size": size,
+        "fontname": font,
+    }
+
+
+def test_pdfium_words_join_small_caps_and_split_text_surrogates():
+    # small caps: a 36 pt "K" touching 29 pt "OMMUNALES" on a lower descent line is one word
+    small_caps = [_char("K", 0, 36, 337.5)] + [
+        _char(c, 21.6 + i * 17.4, 29, 335.8) for i, c in enumerate("OMMUNALES")
+    ]
+    assert [w["text"] for w in words_from_chars(small_caps)] == ["KOMMUNALES"]
+    # a drop cap stands apart: much bigger, and a gap before the rest
+    drop = [_char("F", 0, 40, 130), *[_char(c, 30 + i * 6, 10) for i, c in enumerate("or")]]
+    assert [w["text"] for w in words_from_chars(drop)] == ["F", "or"]
+    # a math italic t arrives as the two halves of a UTF-16 pair in one box; a lone half is
+    # replaced (a tokenizer refuses surrogates)
+    math = [_char("C", 0), _char("\ud835\udc61", 6), _char("\ud835", 12)]
+    assert [w["text"] for w in words_from_chars(math)] == ["C𝑡\ufffd"]

@@ -154,7 +154,17 @@ def words_from_chars(chars: list[Word | None]) -> list[Word]:
         current["x1"] = max(current["x1"], ch["x1"])
         current["top"] = min(current["top"], ch["top"])
         current["bottom"] = max(current["bottom"], ch["bottom"])
+    for word in words:
+        if any("\ud800" <= c <= "\udfff" for c in word["text"]):
+            word["text"] = _paired(word["text"])
     return words
+
+
+def _paired(text: str) -> str:
+    """Text with the two UTF-16 halves pdfium gives for a character outside the Basic
+    Multilingual Plane (math italics: "\ud835\udc61" for "𝑡") joined, and a lone half
+    replaced: a tokenizer refuses a string with surrogates in it."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _same_word(word: Word, ch: Word, gap: float) -> bool:
