@@ -16,11 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,ray]'
-	@# tests/test_web.py drives Debian's chromium (never a browser downloaded by playwright);
-	@# installed only as root, where apt exists and chromium is missing; the install goes on without it.
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "chromium not installed: the browser tests will skip"; \
+	@# Debian packages the tests use: chromium (tests/test_web.py drives it; never a browser
+	@# downloaded by playwright), poppler-utils (pdftotext: the reading-order check) and tesseract
+	@# (OCR of scanned pages). Installed only as root, where apt exists and a tool is missing;
+	@# the install goes on without them and the tests that need one skip, naming it.
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "not installed:$$missing (the tests that need them will skip)"; \
 	fi
 	touch $(STAMP)
 
