@@ -66,6 +66,14 @@ IndexDir = Annotated[
         show_default=False,
     ),
 ]
+ReaderModel = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Embedding model of the index (minilm or use) \\[default: the one the index records].",
+        show_default=False,
+    ),
+]
 Model = Annotated[
     str | None,
     typer.Option(
@@ -306,7 +314,7 @@ def search(
         ),
     ] = False,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -319,7 +327,7 @@ def search(
     """
     from .search import search as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    settings = _reader_settings(config_file, model, index_dir=index_dir, per_doc=per_doc)
     filters = Filters(
         topic=topic,
         city=city,
@@ -350,7 +358,7 @@ def similar(
     year_to: YearTo = None,
     per_doc: PerDoc = None,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -362,7 +370,7 @@ def similar(
     """
     from .search import similar as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    settings = _reader_settings(config_file, model, index_dir=index_dir, per_doc=per_doc)
     filters = Filters(
         topic=topic,
         city=city,
@@ -435,7 +443,7 @@ def serve(
         ),
     ] = None,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Search in the browser, and over HTTP (JSON), from an index kept open: milliseconds per query.
@@ -452,7 +460,7 @@ def serve(
     from .web import make_server
 
     server = make_server(
-        config.load(config_file, index_dir=index_dir, model=model), host, port, threads or THREADS
+        _reader_settings(config_file, model, index_dir=index_dir), host, port, threads or THREADS
     )
     err.print(
         f"serving {server.service.settings.index_dir} on http://{host}:{port} · Ctrl-C to stop"
@@ -650,7 +658,7 @@ def digest(
         int, typer.Option("--limit", "-n", min=1, help="At most this many practices.")
     ] = 40,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -661,7 +669,7 @@ def digest(
     from .digest import build_digest, write_digest
 
     result = build_digest(
-        config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit
+        _reader_settings(config_file, model, index_dir=index_dir), topic, query, city, limit
     )
     if json_:
         _print_json(result.to_dict())
@@ -866,7 +874,7 @@ def eval_search(
         bool, typer.Option("--per-query", help="Also list each query's figures.")
     ] = False,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -884,7 +892,7 @@ def eval_search(
     if unknown:
         raise PolicymineError(f"unknown search mode {unknown[0]!r}: use one of {', '.join(MODES)}")
     report = evaluate_search(
-        qrels, config.load(config_file, index_dir=index_dir, model=model), modes, split
+        qrels, _reader_settings(config_file, model, index_dir=index_dir), modes, split
     )
     if json_:
         _print_json(report.to_dict())
@@ -1013,3 +1021,12 @@ def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> confi
 
         require()
     return settings
+
+
+def _reader_settings(config_file: Path | None, model: str | None, **overrides) -> config.Settings:
+    """Settings for a command that reads an index (search, similar, serve, digest, eval search):
+    its model is the one the index records, unless --model names one, which must then be it."""
+    from .search import index_model
+
+    settings = config.load(config_file, model=model, **overrides)
+    return settings if model else index_model(settings)

@@ -185,7 +185,7 @@ def build_digest(
     # candidates for clustering, not a result page: many passages of one document may be practices
     backfill_practices(settings.index_dir)
     with Searcher(settings.with_(per_doc=CANDIDATE_PER_DOC)) as searcher:
-        searcher.check_topic(topic)
+        topic = searcher.check_topic(topic)  # as the taxonomy spells it
         store = searcher.store
         if query:
             # Hybrid, as a search would rank them: the query's own words ("heat") keep generic

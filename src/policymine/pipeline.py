@@ -208,6 +208,7 @@ def ingest(
         finally:
             save_index(store, index)
         ensure_practices(store)  # an index from before practice records gets them all once
+        store.label_boilerplate()  # and one from before boilerplate labels gets those
         if store.documents():  # once per index; an older index gets it with its next ingest
             problem = export_query_model(name, settings.index_dir)
             if problem:
