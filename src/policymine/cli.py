@@ -215,6 +215,8 @@ def _print_hits(hits, as_json: bool) -> None:
     if not hits:
         err.print("no hits")
         return
+    if hits[0].nearest:
+        err.print("no close matches; nearest:")
     for hit in hits:
         place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
         out.print(

@@ -296,6 +296,7 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
         (settings.index_dir / INDEX_FILE).unlink(missing_ok=True)
         store.replace_vectors(ids, vectors, model=name, dim=dim)
         save_index(store, build(dim, np.asarray(ids, dtype=np.int64), vectors))
+        export_query_model(name, settings.index_dir)  # a slower query start if it cannot
     return len(ids)
 
 

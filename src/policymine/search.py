@@ -58,7 +58,14 @@ LANGUAGE_AWARE = True
 # Boilerplate (boilerplate.py: tables of contents, references, running headers, table
 # fragments, cover matter) keeps this share of its hybrid score: still found, below the text.
 BOILERPLATE_WEIGHT = 0.5
-LANGUAGE_VOTERS = 10  # the keyword list's first hits that say which language the query is in
+LANGUAGE_VOTERS = 10
+# The relevance floor per model: a query whose best dense similarity is below it, and whose best
+# keyword hit holds under half its words, has no close match (Hit.nearest). Calibrated on the
+# dev queries (all of them above) against queries with no answer in the corpus.
+FLOOR = {
+    "minilm": 0.3,
+    "use": 0.3,
+}  # the keyword list's first hits that say which language the query is in
 
 
 @dataclass
@@ -391,9 +398,31 @@ class Searcher:
             if len(hits) == k or (len(dense) < pool and len(keyword) < pool):
                 break
             pool *= 4
+        if hits and dense and not self._close(dense, keyword, terms):
+            for hit in hits:
+                hit.nearest = True
         if explain:
             self._explain(hits, ranked, vector, terms, mode)
         return hits
+
+    def _close(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], terms: list[str]
+    ) -> bool:
+        """Whether anything matches the query closely: the best dense similarity reaches the
+        model's floor (FLOOR), or the best keyword hit holds at least half the query's words.
+        Without either, the hits are only the nearest passages, noise presented as answers."""
+        if dense[0][1] >= FLOOR.get(self.settings.model, 0.0):
+            return True
+        if not keyword or not terms:
+            return False
+        top = [keyword[0][0]]
+        held = sum(
+            any(self.store.keyword_scores(fts_query([f]), top, exact=True) for f in SPLIT_WORDS[t])
+            if t in SPLIT_WORDS
+            else bool(self.store.keyword_scores(fts_query([t]), top))
+            for t in terms
+        )
+        return held >= 0.5 * len(terms)
 
     def _keyword(
         self,
