@@ -88,7 +88,8 @@ def is_references(text: str) -> bool:
 
 def is_table(text: str) -> bool:
     """A fragment of a table or chart: mostly numbers and units, cells of a few words between
-    column marks without a sentence, or the scattered letters of a figure's rotated labels."""
+    column marks (many of them empty or numbers) without a sentence, or the scattered letters
+    of a figure's rotated labels."""
     tokens = _tokens(text)
     if not tokens:
         return False
@@ -100,10 +101,14 @@ def is_table(text: str) -> bool:
     single = sum(1 for t in tokens if len(t) <= 2 and not t.isdigit())
     if len(tokens) >= 3 and single >= 0.6 * len(tokens):
         return True
-    if text.count("|") >= 4:
-        cells = [c.split() for c in text.split("|") if c.strip()]
-        if cells and sum(len(c) for c in cells) / len(cells) < 4 and not sentence:
-            return True
+    if text.count("|") >= 4 and not sentence:
+        # cells of a few words: a fragment when many are empty or many are numbers; a summary
+        # table whose rows name measures ("Penn Avenue bike lane | 2014 | Street redesign") is not
+        parts = text.split("|")
+        cells = [c.split() for c in parts if c.strip()]
+        empty = len(parts) - len(cells)
+        if cells and sum(len(c) for c in cells) / len(cells) < 4:
+            return empty >= len(cells) or numbers >= 0.2 * len(tokens)
     return False
 
 
@@ -138,16 +143,16 @@ def running_headers(
 
 
 def kind(text: str, page: int | None = None) -> str | None:
-    """The first boilerplate kind a passage is (toc, references, table, cover), or None.
+    """The first boilerplate kind a passage is (toc, references, cover, table), or None.
     Running headers need the whole document: see `running_headers`."""
     if is_toc(text):
         return "toc"
     if is_references(text):
         return "references"
+    if is_cover(text, page):  # before tables: an imprint's address and phone are numbers
+        return "cover"
     if is_table(text):
         return "table"
-    if is_cover(text, page):
-        return "cover"
     return None
 
 

@@ -161,19 +161,22 @@ def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
 
 RESCUE_DEPTH = 3  # the keyword list's first hits that an identifier in the query can rescue
 _YEAR_RE = re.compile(r"(1[89]|20)\d\d")
+_DECADE_RE = re.compile(r"(1[89]|20)?\d0(s|er)")
 
 
 def identifiers(terms: list[str]) -> list[str]:
     """The query words that name one thing exactly: numbers of four or more digits that are not
-    years ("13920"), and words mixing letters and digits ("sb100", "b12"). Short numbers and
-    years ("95 percent", "by 2050") are left out: many passages hold them."""
+    years ("13920"), and words of letters and two or more digits ("sb100", "pm10"). Short
+    numbers, years, decades and formulas ("95 percent", "by 2050", "1990s", "co2") are left
+    out: many passages hold them."""
     return [
         t
         for t in terms
-        if any(ch.isdigit() for ch in t)
-        and (
-            (t.isdigit() and len(t) >= 4 and not _YEAR_RE.fullmatch(t))
-            or (not t.isdigit() and any(ch.isalpha() for ch in t))
+        if (t.isdigit() and len(t) >= 4 and not _YEAR_RE.fullmatch(t))
+        or (
+            sum(ch.isdigit() for ch in t) >= 2
+            and any(ch.isalpha() for ch in t)
+            and not _DECADE_RE.fullmatch(t)
         )
     ]
 
