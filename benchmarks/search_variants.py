@@ -2,8 +2,9 @@
 
 Runs the judged queries of a qrels file with the additions of issue 15 switched on one at a time
 (the constants of policymine.search, set in this process only), and prints nDCG@10 and
-Recall@20 per query group (`en`: English queries answered by English plans, `xl`: English
-queries answered by German plans) and over all:
+Recall@20 per query group (eval/qrels.tsv: `en`, English queries answered by English plans,
+`xl`, English queries answered by German plans; with --queries, their `lang_target`) and over
+all:
 
 - `old`: none of them (the three modes as before, for reference);
 - `+split`: "heat" is not "heating" (SPLIT_WORDS);
@@ -12,6 +13,8 @@ queries answered by German plans) and over all:
 - `all`: everything, as shipped.
 
     python benchmarks/search_variants.py --index-dir /tmp/real --qrels eval/qrels.tsv --split dev
+    python benchmarks/search_variants.py --index-dir /tmp/real --qrels eval/qrels-v2.tsv \\
+        --queries eval/search_queries.tsv --split dev
 
 The index's own model is used (an index reembedded with `use` measures `use`). Tune on dev only.
 """
@@ -49,14 +52,27 @@ def main() -> None:
     parser.add_argument("--qrels", type=Path, default=Path("eval/qrels.tsv"))
     parser.add_argument("--split", default="dev")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        help="a queries file (qid, query, lang_target, split: eval/search_queries.tsv) for a"
+        " qrels file without splits; its lang_target names the groups",
+    )
     args = parser.parse_args()
-    judged = load_qrels(args.qrels, args.split)
+    if args.queries:
+        rows = [
+            line.split("\t") for line in args.queries.read_text("utf-8").splitlines()[1:] if line
+        ]
+        groups = {r[0]: r[2] for r in rows if r[3] == args.split}
+        judged = [q for q in load_qrels(args.qrels) if q.qid in groups]
+    else:
+        judged = load_qrels(args.qrels, args.split)
+        groups = {q.qid: q.group for q in judged}
     settings = index_model(Settings(index_dir=args.index_dir))
     print(f"{args.qrels} · split {args.split} · {len(judged)} queries · model {settings.model}")
-    print(
-        "| variant | mode | en nDCG@10 | en R@20 | xl nDCG@10 | xl R@20 | all nDCG@10 | all R@20 |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    names = sorted(set(groups.values()))
+    header = " | ".join(f"{g} nDCG@10 | {g} R@20" for g in [*names, "all"])
+    print(f"| variant | mode | {header} |\n|---|---|" + "---|---|" * (len(names) + 1))
     with Searcher(settings) as searcher:
         for name in args.variants.split(","):
             for constant, value in VARIANTS[name].items():
@@ -65,11 +81,11 @@ def main() -> None:
                 scores: dict[str, list[dict]] = {}
                 for q in judged:
                     hits = searcher.search(q.query, SEARCH_DEPTH, mode=mode)
-                    scores.setdefault(q.group, []).append(query_metrics(q, hits))
+                    scores.setdefault(groups[q.qid], []).append(query_metrics(q, hits))
                 scores["all"] = [m for group in list(scores.values()) for m in group]
                 cells = [
                     f"{np.mean([m[key] for m in scores.get(group, [])] or [0.0]):.3f}"
-                    for group in ("en", "xl", "all")
+                    for group in [*names, "all"]
                     for key in ("ndcg@10", "recall@20")
                 ]
                 print(f"| {name} | {mode} | {' | '.join(cells)} |", flush=True)
