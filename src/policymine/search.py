@@ -61,7 +61,8 @@ BOILERPLATE_WEIGHT = 0.5
 LANGUAGE_VOTERS = 10
 # The relevance floor per model: a query whose best dense similarity is below it, and whose best
 # keyword hit holds under half its words, has no close match (Hit.nearest). A first guess, not
-# yet calibrated on the real corpus: calibrate on the real-corpus index with the top similarity of every dev query against queries with no answer in the corpus.
+# yet calibrated: set it on the real-corpus index between the best similarity of every dev
+# query and that of queries with no answer in the corpus.
 FLOOR = {
     "minilm": 0.3,
     "use": 0.3,
