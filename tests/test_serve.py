@@ -59,6 +59,7 @@ def test_similar_and_health(url):
         ("/search", 400, "missing parameter q"),
         ("/search?q=solar&k=many", 400, "expects a whole number"),
         ("/search?q=solar&mode=fuzzy", 400, "unknown search mode"),
+        ("/search?q=solar&year_from=2020&year_to=2010", 400, "year_from=2020 is after year_to=2010"),
         ("/similar?id=999999", 404, "no passage with id 999999"),
         ("/nothing", 404, "no such endpoint"),
     ],
@@ -66,6 +67,14 @@ def test_similar_and_health(url):
 def test_bad_requests_get_a_json_error(url, path, status, message):
     code, body = get(url + path)
     assert code == status and message in body["error"]
+
+
+def test_serve_takes_the_search_rules_topics_in_any_case_and_the_floor(url):
+    status, upper = get(f"{url}/search?q=solar&k=3&topic=Energy")
+    assert (
+        status == 200 and upper["hits"] == get(f"{url}/search?q=solar&k=3&topic=energy")[1]["hits"]
+    )
+    assert upper["close"] is True
 
 
 def test_parse_params():

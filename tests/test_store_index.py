@@ -118,6 +118,11 @@ def test_migration_builds_the_keyword_index_for_an_older_database(tmp_path):
         store.db.execute("DROP INDEX passages_words")  # and what migration 4 added
         store.db.execute("ALTER TABLE passages DROP COLUMN words")
         store.db.execute("DROP TABLE practices")  # and what migration 5 added
+        store.db.execute("DROP INDEX passages_boilerplate")  # and what migration 6 added
+        store.db.execute("ALTER TABLE passages DROP COLUMN boilerplate")
+        store.db.execute("DROP TABLE passages_exact")  # and what migration 7 added
+        for trigger in ("passages_exact_insert", "passages_exact_delete"):
+            store.db.execute(f"DROP TRIGGER {trigger}")
         store.set_meta(schema_version=2)
     with Store(tmp_path, write=True) as store:
         assert store.meta()["schema_version"] == str(SCHEMA_VERSION)

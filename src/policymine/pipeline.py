@@ -264,6 +264,7 @@ def ingest(
         finally:
             _save(store, index, report)
         ensure_practices(store)  # an index from before practice records gets them all once
+        store.label_boilerplate()  # and one from before boilerplate labels gets those
         if store.documents():  # once per index; an older index gets it with its next ingest
             problem = export_query_model(name, settings.index_dir)
             if problem:
@@ -382,6 +383,7 @@ def reembed(settings: Settings, on_batch: Callable[[int], None] | None = None) -
         (settings.index_dir / INDEX_FILE).unlink(missing_ok=True)
         store.replace_vectors(ids, vectors, model=name, dim=dim)
         save_index(store, build(dim, np.asarray(ids, dtype=np.int64), vectors))
+        export_query_model(name, settings.index_dir)  # a slower query start if it cannot
     return len(ids)
 
 

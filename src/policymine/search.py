@@ -24,18 +24,19 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .clean import STOPWORDS
 from .config import Settings
-from .embed import Embedder, get_query_embedder, model_spec
+from .embed import MODELS, Embedder, get_query_embedder, model_spec
 from .errors import Option, OptionError, PolicymineError
 from .filters import resolve_filters
 from .index import VectorIndex, open_index
 from .keyword import KeywordIndex
-from .store import Row, Store
+from .store import DB_FILE, Row, Store
 from .types import Filters, Hit
 
 if TYPE_CHECKING:
@@ -50,6 +51,23 @@ MMR_LAMBDA = 0.7  # `similar`: relevance vs. novelty; 1.0 would be plain nearest
 # embedding of a five-word line matches a short query better than any paragraph does, so
 # they topped searches while never answering one. Keyword search still finds them.
 MIN_DENSE_WORDS = 15
+# Language-aware fusion: the keyword list votes only for passages in the query's language (the
+# language of most of its own best hits), and a passage in another language, which words cannot
+# find, counts its dense rank twice. Without it an English query's keyword list pushes the
+# German plans that dense search finds out of a hybrid list.
+LANGUAGE_AWARE = True
+# Boilerplate (boilerplate.py: tables of contents, references, running headers, table
+# fragments, cover matter) keeps this share of its hybrid score: still found, below the text.
+BOILERPLATE_WEIGHT = 0.5
+LANGUAGE_VOTERS = 10
+# The relevance floor per model: a query whose best dense similarity is below it, and whose best
+# keyword hit holds under half its words, has no close match (Hit.nearest). A first guess, not
+# yet calibrated: set it on the real-corpus index between the best similarity of every dev
+# query and that of queries with no answer in the corpus.
+FLOOR = {
+    "minilm": 0.3,
+    "use": 0.3,
+}  # the keyword list's first hits that say which language the query is in
 
 
 @dataclass
@@ -62,6 +80,18 @@ class _Candidate:
     keyword: tuple[int, float] | None = None  # (rank from 1, bm25 score)
 
 
+def index_model(settings: Settings) -> Settings:
+    """`settings` with the embedding model the index in `settings.index_dir` records, so that a
+    reader (search, similar, serve, digest) embeds queries as the passages were embedded: after
+    `reembed --model use`, a plain `search` works. Unchanged when there is no index yet (the
+    reader then says so) or it records a model this policymine does not know."""
+    if not (Path(settings.index_dir) / DB_FILE).is_file():
+        return settings
+    with Store(settings.index_dir) as store:
+        recorded = store.index_meta().model
+    return settings.with_(model=recorded) if recorded in MODELS else settings
+
+
 def query_terms(query: str) -> list[str]:
     """The words of a query worth matching, lowercased, without stopwords or repeats."""
     words = re.findall(r"\w+", query.lower())
@@ -70,9 +100,64 @@ def query_terms(query: str) -> list[str]:
     )
 
 
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 query matching any of the terms; bm25 ranks passages with more of them higher."""
-    return " OR ".join(f'"{t}"' for t in terms)
+def fts_query(terms: list[str], operator: str = "OR") -> str:
+    """An FTS5 query matching any of the terms (`operator` "AND": all of them); bm25 ranks
+    passages with more of them higher."""
+    return f" {operator} ".join(f'"{t}"' for t in terms)
+
+
+# Words whose Porter stem joins distinct policy terms: "heat" (heat waves, Hitze) and "heating"
+# (Heizung) both stem to "heat", "transit" and "transition" to "transit", "community" and
+# "communication" to "commun". A query word from this list is matched as written, with its
+# plural, in the unstemmed full-text table (Store.keyword's `exact`); other words are stemmed.
+SPLIT_WORDS = {
+    word: group
+    for group in (
+        ("heat", "heats", "heated"),
+        ("heating", "heatings"),
+        ("park", "parks"),
+        ("parking",),
+        ("transit",),
+        ("transition", "transitions"),
+        ("community", "communities"),
+        ("communication", "communications"),
+        ("general",),
+        ("generation", "generations"),
+        ("organic",),
+        ("organization", "organizations", "organisation", "organisations"),
+        ("university", "universities"),
+        ("universal",),
+    )
+    for word in group
+}
+
+
+def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
+    """(words to stem, word forms to match as written: see SPLIT_WORDS)."""
+    exact = [form for t in terms if t in SPLIT_WORDS for form in SPLIT_WORDS[t]]
+    return [t for t in terms if t not in SPLIT_WORDS], list(dict.fromkeys(exact))
+
+
+RESCUE_DEPTH = 3  # the keyword list's first hits that an identifier in the query can rescue
+_YEAR_RE = re.compile(r"(1[89]|20)\d\d")
+_DECADE_RE = re.compile(r"(1[89]|20)?\d0(s|er)")
+
+
+def identifiers(terms: list[str]) -> list[str]:
+    """The query words that name one thing exactly: numbers of four or more digits that are not
+    years ("13920"), and words of letters and two or more digits ("sb100", "pm10"). Short
+    numbers, years, decades and formulas ("95 percent", "by 2050", "1990s", "co2") are left
+    out: many passages hold them."""
+    return [
+        t
+        for t in terms
+        if (t.isdigit() and len(t) >= 4 and not _YEAR_RE.fullmatch(t))
+        or (
+            sum(ch.isdigit() for ch in t) >= 2
+            and any(ch.isalpha() for ch in t)
+            and not _DECADE_RE.fullmatch(t)
+        )
+    ]
 
 
 class SearchResources:
@@ -102,7 +187,7 @@ class SearchResources:
         self.dim = model_spec(settings.model)[1]
         self.keywords: KeywordIndex | None = None
         self._store = store
-        self._vectors: tuple[VectorIndex, np.ndarray] | None = None
+        self._vectors: tuple[VectorIndex, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, settings: Settings, warm: bool = True) -> SearchResources:
@@ -130,9 +215,10 @@ class SearchResources:
         self._vectors, self.keywords = vectors, keywords
 
     @property
-    def vectors(self) -> tuple[VectorIndex, np.ndarray]:
-        """The vector index and the ids of the passages left out of the dense list (under
-        MIN_DENSE_WORDS words), loaded on first use; one pair, even while a reload swaps them."""
+    def vectors(self) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+        """The vector index, the ids of the passages left out of the dense list (under
+        MIN_DENSE_WORDS words) and the ids of boilerplate passages (demoted), loaded on first
+        use; one triple, even while a reload swaps them."""
         vectors = self._vectors
         if vectors is None:
             if self._store is None:
@@ -143,8 +229,12 @@ class SearchResources:
         assert vectors is not None  # for the type checker: one branch loaded them
         return vectors
 
-    def _read_vectors(self, store: Store) -> tuple[VectorIndex, np.ndarray]:
-        return open_index(store, self.dim), store.fragment_ids(MIN_DENSE_WORDS)
+    def _read_vectors(self, store: Store) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+        return (
+            open_index(store, self.dim),
+            store.fragment_ids(MIN_DENSE_WORDS),
+            store.boilerplate_ids(),
+        )
 
     @property
     def index(self) -> VectorIndex:
@@ -155,6 +245,11 @@ class SearchResources:
     def fragments(self) -> np.ndarray:
         """Ids of the passages left out of the dense list (see `vectors`)."""
         return self.vectors[1]
+
+    @property
+    def boilerplate(self) -> np.ndarray:
+        """Ids of the boilerplate passages, ascending (see `vectors`)."""
+        return self.vectors[2]
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -276,17 +371,40 @@ class Searcher:
             if mode != "keyword":
                 if vector is None:
                     vector = self.resources.embedder.embed_batch([query])[0]
-                index, fragments = self.resources.vectors
+                index, fragments, _ = self.resources.vectors
                 dense = index.search(vector, pool, allowed, fragments)
             keyword = keyword_list.result() if keyword_list else []
             ranked = self._fuse(dense, keyword, mode)
+            ranked = self._rescue(ranked, keyword, terms)
             hits = self._capped(ranked, k, per_doc or self.settings.per_doc)
             if len(hits) == k or (len(dense) < pool and len(keyword) < pool):
                 break
             pool *= 4
+        if hits and dense and not self._close(dense, keyword, terms):
+            for hit in hits:
+                hit.nearest = True
         if explain:
             self._explain(hits, ranked, vector, terms, mode)
         return hits
+
+    def _close(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], terms: list[str]
+    ) -> bool:
+        """Whether anything matches the query closely: the best dense similarity reaches the
+        model's floor (FLOOR), or the best keyword hit holds at least half the query's words.
+        Without either, the hits are only the nearest passages, noise presented as answers."""
+        if dense[0][1] >= FLOOR.get(self.settings.model, 0.0):
+            return True
+        if not keyword or not terms:
+            return False
+        top = [keyword[0][0]]
+        held = sum(
+            any(self.store.keyword_scores(fts_query([f]), top, exact=True) for f in SPLIT_WORDS[t])
+            if t in SPLIT_WORDS
+            else bool(self.store.keyword_scores(fts_query([t]), top))
+            for t in terms
+        )
+        return held >= 0.5 * len(terms)
 
     def _keyword(
         self,
@@ -296,9 +414,18 @@ class Searcher:
         filters: Filters,
         allowed: list[int] | None,
     ) -> list[tuple[int, float]]:
-        """The keyword list: from the postings in memory when loaded and able, else by SQL."""
-        hits = keywords.search(terms, limit, allowed) if keywords else None
-        return hits if hits is not None else self.store.keyword(fts_query(terms), limit, filters)
+        """The keyword list: from the postings in memory when loaded and able, else by SQL.
+        Words of SPLIT_WORDS are matched as written, the others stemmed."""
+        stemmed, exact = split_terms(terms)
+        hits = keywords.search(stemmed, limit, allowed, exact) if keywords else None
+        if hits is not None:
+            return hits
+        return self.store.keyword(
+            fts_query(stemmed) if stemmed else None,
+            limit,
+            filters,
+            exact=fts_query(exact) if exact else None,
+        )
 
     def _fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: str
@@ -310,6 +437,11 @@ class Searcher:
         for rank, (pid, bm25) in enumerate(keyword, start=1):
             candidates.setdefault(pid, _Candidate(pid)).keyword = (rank, bm25)
         top_bm25 = keyword[0][1] if keyword else 1.0
+        others = (
+            self._other_language(candidates, keyword)
+            if mode == "hybrid" and LANGUAGE_AWARE and keyword and dense
+            else set()
+        )
         for c in candidates.values():
             if mode == "dense":
                 c.score = c.dense[1]
@@ -320,9 +452,47 @@ class Searcher:
                 c.score = DENSE_WEIGHT * (c.dense[1] if c.dense else 0.0) + (1 - DENSE_WEIGHT) * (
                     c.keyword[1] / top_bm25 if c.keyword else 0.0
                 )
+            elif c.id in others:  # words cannot find it: its dense rank stands in for them
+                c.score = 2.0 / (RRF_K + c.dense[0]) if c.dense else 0.0
             else:
                 c.score = sum(1.0 / (RRF_K + part[0]) for part in (c.dense, c.keyword) if part)
-        return sorted(candidates.values(), key=lambda c: -c.score)
+        if BOILERPLATE_WEIGHT != 1.0 and mode == "hybrid":
+            boilerplate = self.resources.boilerplate
+            ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+            found = ids[np.isin(ids, boilerplate, assume_unique=True)]
+            for pid in found.tolist():
+                candidates[pid].score *= BOILERPLATE_WEIGHT
+        return sorted(candidates.values(), key=lambda c: (-c.score, c.id))
+
+    def _other_language(
+        self, candidates: dict[int, _Candidate], keyword: list[tuple[int, float]]
+    ) -> set[int]:
+        """Ids of the candidates whose document is not in the query's language: the language
+        that holds most of the bm25 score of the keyword list's first LANGUAGE_VOTERS hits."""
+        languages = self.store.languages(list(candidates))
+        weight: dict[str, float] = {}
+        for pid, bm25 in keyword[:LANGUAGE_VOTERS]:
+            weight[languages.get(pid, "")] = weight.get(languages.get(pid, ""), 0.0) + bm25
+        query_lang = max(weight, key=lambda lang: weight[lang])
+        return {pid for pid, lang in languages.items() if lang != query_lang}
+
+    def _rescue(
+        self,
+        ranked: list[_Candidate],
+        keyword: list[tuple[int, float]],
+        terms: list[str],
+    ) -> list[_Candidate]:
+        """The keyword list's first hits that hold every identifier of the query (a contract
+        number, a code: see `identifiers`) moved to the front, best keyword rank first, so that
+        an exact reference found by words is not outvoted by passages near in meaning."""
+        wanted = identifiers(terms)
+        if not wanted or not keyword:
+            return ranked
+        top = [pid for pid, _ in keyword[:RESCUE_DEPTH]]
+        holding = set(self.store.keyword_scores(fts_query(wanted, "AND"), top))
+        first = [c for c in ranked if c.id in holding]
+        first.sort(key=lambda c: c.keyword[0] if c.keyword else POOL)
+        return first + [c for c in ranked if c.id not in holding]
 
     def _capped(self, ranked: list[_Candidate], k: int, cap: int) -> list[Hit]:
         """The first k candidates with at most `per_doc` from one document."""
@@ -357,7 +527,16 @@ class Searcher:
         if vector is not None:
             stored_ids, vectors = self.store.vectors(ids)
             sims = dict(zip(stored_ids.tolist(), (vectors @ vector).tolist()))
-        per_term = {t: self.store.keyword_scores(fts_query([t]), ids) for t in terms}
+        per_term = {
+            t: self.store.keyword_scores(fts_query([t]), ids) for t in split_terms(terms)[0]
+        }
+        for t in terms:
+            if t in SPLIT_WORDS:  # its forms' scores, summed, under the word asked for
+                for form in SPLIT_WORDS[t]:
+                    for pid, score in self.store.keyword_scores(
+                        fts_query([form]), ids, exact=True
+                    ).items():
+                        per_term.setdefault(t, {})[pid] = per_term.get(t, {}).get(pid, 0.0) + score
         rows = self.store.rows(ids)
         fusion = {"dense": "cosine", "keyword": "bm25"}.get(mode, self.settings.fusion)
         for h in hits:
@@ -416,7 +595,7 @@ class Searcher:
             vector = self.resources.embedder.embed_batch([text])[0]
         allowed = self.store.filter_ids(filters)
         pool = max(POOL, 4 * k)
-        index, fragments = self.resources.vectors
+        index, fragments, _ = self.resources.vectors
         scored = index.search(vector, pool, allowed, fragments)
         rows = self.store.rows([pid for pid, _ in scored])
         if city:  # "what did other cities do": the source's own city only when nothing else is left

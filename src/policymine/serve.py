@@ -224,6 +224,8 @@ class Service:
                 hits = searcher.similar(params.get("id"), params.get("text"), k, filters, per_doc)
         return {
             "hits": [h.to_dict() for h in hits],
+            # False: nothing matched closely, the hits are only the nearest (search's floor)
+            "close": not (hits and hits[0].nearest),
             "took_ms": round((time.perf_counter() - start) * 1000, 2),
         }
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from . import boilerplate
 from .errors import (
     IndexLockedError,
     IndexMismatchError,
@@ -136,6 +137,27 @@ MIGRATIONS = [
         record TEXT NOT NULL
     );
     CREATE INDEX practices_instrument ON practices(instrument, score);
+    """,
+    # 6: the boilerplate kind of each passage (boilerplate.py: toc, references, header, table,
+    # cover; '' for none), which search demotes. NULL until ingest computes it: an older index
+    # gets it for all its passages at its next ingest (Store.label_boilerplate).
+    """
+    ALTER TABLE passages ADD COLUMN boilerplate TEXT;
+    CREATE INDEX passages_boilerplate ON passages(boilerplate);
+    """,
+    # 7: keyword search without stemming beside the stemmed one, for the words whose Porter stem
+    # joins distinct policy terms (heat and heating, transit and transition: search.SPLIT_STEMS).
+    """
+    CREATE VIRTUAL TABLE passages_exact USING fts5(
+        text, content='passages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO passages_exact(passages_exact) VALUES ('rebuild');
+    CREATE TRIGGER passages_exact_insert AFTER INSERT ON passages BEGIN
+        INSERT INTO passages_exact(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER passages_exact_delete AFTER DELETE ON passages BEGIN
+        INSERT INTO passages_exact(passages_exact, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -513,10 +535,11 @@ class Store:
                 [(doc_id, t, s) for t, s in tags.topics.items()],
             )
             ids = []
-            for passage, vector in zip(passages, vectors):
+            labels = boilerplate.labels([p.text for p in passages], [p.page for p in passages])
+            for passage, vector, label in zip(passages, vectors, labels):
                 cur = self.db.execute(
-                    "INSERT INTO passages (doc_id, page, page_end, section, kind, text, char_start, char_end, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO passages (doc_id, page, page_end, section, kind, text, char_start, char_end, vector, boilerplate)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id,
                         passage.page,
@@ -527,6 +550,7 @@ class Store:
                         passage.char_start,
                         passage.char_end,
                         np.asarray(vector, dtype=np.float32).tobytes(),
+                        label,
                     ),
                 )
                 passage.id = cur.lastrowid
@@ -700,10 +724,54 @@ class Store:
         rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
         return [r[0] for r in rows], [r[1] for r in rows]
 
+    def boilerplate_ids(self) -> np.ndarray:
+        """Ids of the passages labelled as boilerplate (table of contents, references, running
+        header, table fragment, cover matter), ascending."""
+        rows = self.db.execute(
+            "SELECT id FROM passages WHERE boilerplate != '' AND boilerplate IS NOT NULL ORDER BY id"
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def label_boilerplate(self) -> int:
+        """Label the passages that have no boilerplate label yet (those of an index from before
+        labels), document by document, in one transaction; returns how many were labelled."""
+        rows = self.db.execute(
+            "SELECT id, doc_id, page, text FROM passages WHERE doc_id IN"
+            " (SELECT DISTINCT doc_id FROM passages WHERE boilerplate IS NULL) ORDER BY doc_id, id"
+        ).fetchall()
+        if not rows:
+            return 0
+        by_doc: dict[int, list[tuple]] = {}
+        for row in rows:
+            by_doc.setdefault(row[1], []).append(row)
+        with self.transaction():
+            for passages in by_doc.values():
+                labels = boilerplate.labels([r[3] for r in passages], [r[2] for r in passages])
+                self.db.executemany(
+                    "UPDATE passages SET boilerplate = ? WHERE id = ?",
+                    [(label, r[0]) for label, r in zip(labels, passages)],
+                )
+        return len(rows)
+
     def fragment_ids(self, min_words: int) -> np.ndarray:
         """Ids of passages shorter than `min_words` words (counted by spaces and line breaks)."""
         rows = self.db.execute("SELECT id FROM passages WHERE words < ?", (min_words,))
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def languages(self, ids: Sequence[int]) -> dict[int, str]:
+        """The language code of each given passage's document, by passage id."""
+        found: dict[int, str] = {}
+        ids = [int(i) for i in ids]
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    "SELECT p.id, d.lang FROM passages p JOIN documents d ON d.id = p.doc_id"
+                    f" WHERE p.id IN ({marks})",
+                    chunk,
+                ).fetchall()
+            )
+        return found
 
     def passage_ids(self) -> np.ndarray:
         """Every stored passage id, ascending."""
@@ -719,27 +787,59 @@ class Store:
         sql = f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}"
         return [r[0] for r in self.db.execute(sql, args)]
 
-    def keyword(self, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+    def keyword(
+        self, match: str | None, limit: int, filters: Filters, exact: str | None = None
+    ) -> list[tuple[int, float]]:
         """(passage id, bm25 score) of the best full-text matches, higher is better.
 
         Args:
-            match: an FTS5 query, e.g. '"solar" OR "roof"'.
+            match: an FTS5 query on the stemmed table, e.g. '"solar" OR "roof"' (None: none).
             limit: how many.
             filters: applied in the same query, so `limit` hits come back when they exist.
+            exact: an FTS5 query on the unstemmed table (words matched as written, see
+                search.SPLIT_WORDS); a passage's score is then its stemmed bm25 plus its
+                unstemmed bm25 (the tables count the same tokens, so the sum is one bm25 over
+                all the query's phrases).
         """
+        if exact is None:
+            return self._keyword("passages_fts", match or "", limit, filters)
+        scores: dict[int, float] = {}
+        if match:
+            scores.update(self._keyword("passages_fts", match, -1, filters))
+        for pid, score in self._keyword("passages_exact", exact, -1, filters):
+            scores[pid] = scores.get(pid, 0.0) + score
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+    def _keyword(
+        self, table: str, match: str, limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
         # bm25() in ORDER BY, not FTS5's `rank` column: same order, but `ORDER BY rank` took
         # 31 ms where this takes 19 (median of 37 queries at 100k passages). Equal scores (copies
         # of a passage) go by id, as in keyword.py.
         if not filters:  # without the join when nothing filters
-            sql = "SELECT rowid, -bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s DESC, rowid LIMIT ?"
+            sql = f"SELECT rowid, -bm25({table}) AS s FROM {table} WHERE {table} MATCH ? ORDER BY s DESC, rowid LIMIT ?"
             return self.db.execute(sql, [match, limit]).fetchall()
         where, args = _filter_sql(filters)
         sql = (
-            "SELECT f.rowid, -bm25(passages_fts) AS s FROM passages_fts f"
+            f"SELECT f.rowid, -bm25({table}) AS s FROM {table} f"
             " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.doc_id"
-            f" WHERE passages_fts MATCH ? AND {where} ORDER BY s DESC, f.rowid LIMIT ?"
+            f" WHERE {table} MATCH ? AND {where} ORDER BY s DESC, f.rowid LIMIT ?"
         )
         return self.db.execute(sql, [match, *args, limit]).fetchall()
+
+    def exact_postings(self, terms: Sequence[str]) -> dict[str, str]:
+        """(term -> passage ids, comma-separated, one per occurrence) of the given terms in the
+        unstemmed full-text table; terms no passage has are left out."""
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.exact_instances USING fts5vocab(main, passages_exact, instance)"
+        )
+        found = {
+            term: self.db.execute(
+                "SELECT group_concat(doc) FROM temp.exact_instances WHERE term = ?", (term,)
+            ).fetchone()[0]
+            for term in terms
+        }
+        return {term: docs for term, docs in found.items() if docs}
 
     def keyword_postings(self) -> Iterator[tuple[str, str]]:
         """(term, passage ids) for every term in the full-text index, the ids comma-separated with
@@ -787,12 +887,16 @@ class Store:
         """A number that changes whenever another connection commits to the database."""
         return self.db.execute("PRAGMA data_version").fetchone()[0]
 
-    def keyword_scores(self, match: str, ids: Sequence[int]) -> dict[int, float]:
-        """bm25 score of each given passage for an FTS5 query (0 where it does not match)."""
+    def keyword_scores(
+        self, match: str, ids: Sequence[int], exact: bool = False
+    ) -> dict[int, float]:
+        """bm25 score of each given passage for an FTS5 query (left out where it does not
+        match), on the stemmed table or (`exact`) the unstemmed one."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        sql = f"SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks})"
+        table = "passages_exact" if exact else "passages_fts"
+        sql = f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})"
         return dict(self.db.execute(sql, [match, *ids]).fetchall())
 
     def rows(self, ids: Sequence[int]) -> dict[int, Row]:

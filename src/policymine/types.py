@@ -165,6 +165,8 @@ class Hit:
     page_end: int | None = None  # set when the passage runs on over a page break
     year: int | None = None
     explain: dict | None = None  # why it matched, when asked (search --explain)
+    # the query matched nothing closely: this is only the nearest there is (search's floor)
+    nearest: bool = False
 
     @property
     def pages(self) -> str:
@@ -175,6 +177,8 @@ class Hit:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         if self.explain is None:
             del data["explain"]
+        if not self.nearest:
+            del data["nearest"]
         return data
 
 

@@ -299,7 +299,12 @@ class WebApp:
             items = "".join(hit_html(h, terms, given, explain) for h in found["hits"])
             export = qs(given)
             listing = (
-                f"<p class=summary role=status>Hits {first}–{first + len(found['hits']) - 1}"
+                (
+                    "<p class=summary>No close matches; the nearest passages:</p>"
+                    if not found["close"]
+                    else ""
+                )
+                + f"<p class=summary role=status>Hits {first}–{first + len(found['hits']) - 1}"
                 f" · {found['took_ms']:.0f} ms · download <a href='/export.csv?{e(export)}' download>CSV</a>"
                 f" · <a href='/export.json?{e(export)}' download>JSON</a></p>"
                 f"<ol class=hits start={first}>{items}</ol>"
@@ -1240,6 +1245,10 @@ def openapi_schema(topics: Any) -> dict:
                     "required": ["hits", "took_ms"],
                     "properties": {
                         "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                        "close": {
+                            "type": "boolean",
+                            "description": "False: nothing matched closely; the hits are only the nearest.",
+                        },
                         "took_ms": {"type": "number"},
                     },
                 },
@@ -1261,6 +1270,10 @@ def openapi_schema(topics: Any) -> dict:
                         "section": nullable("string"),
                         "year": nullable("integer"),
                         "explain": {"type": "object", "description": "with explain=1"},
+                        "nearest": {
+                            "type": "boolean",
+                            "description": "true when nothing matched closely (absent otherwise)",
+                        },
                     },
                 },
             }
