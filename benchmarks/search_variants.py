@@ -10,6 +10,7 @@ all:
 - `+split`: "heat" is not "heating" (SPLIT_WORDS);
 - `+boilerplate`: boilerplate keeps BOILERPLATE_WEIGHT of its fused score;
 - `+language`: language-aware fusion (LANGUAGE_AWARE);
+- `+context`, `+context1`: passages scored with their neighbours (CONTEXT_WEIGHT as shipped, 1.0);
 - `all`: everything, as shipped.
 
     python benchmarks/search_variants.py --index-dir /tmp/real --qrels eval/qrels.tsv --split dev
@@ -34,14 +35,28 @@ from policymine.search import Searcher, index_model
 search = importlib.import_module("policymine.search")  # the module: its constants are set here
 SHIPPED = {
     name: getattr(search, name)
-    for name in ("SPLIT_WORDS", "BOILERPLATE_WEIGHT", "LANGUAGE_AWARE", "RESCUE_DEPTH")
+    for name in (
+        "SPLIT_WORDS",
+        "BOILERPLATE_WEIGHT",
+        "LANGUAGE_AWARE",
+        "RESCUE_DEPTH",
+        "CONTEXT_WEIGHT",
+    )
 }
-NONE = {"SPLIT_WORDS": {}, "BOILERPLATE_WEIGHT": 1.0, "LANGUAGE_AWARE": False, "RESCUE_DEPTH": 0}
+NONE = {
+    "SPLIT_WORDS": {},
+    "BOILERPLATE_WEIGHT": 1.0,
+    "LANGUAGE_AWARE": False,
+    "RESCUE_DEPTH": 0,
+    "CONTEXT_WEIGHT": 0.0,
+}
 VARIANTS = {
     "old": NONE,
     "+split": {**NONE, "SPLIT_WORDS": SHIPPED["SPLIT_WORDS"]},
     "+boilerplate": {**NONE, "BOILERPLATE_WEIGHT": SHIPPED["BOILERPLATE_WEIGHT"]},
     "+language": {**NONE, "LANGUAGE_AWARE": True},
+    "+context": {**NONE, "CONTEXT_WEIGHT": SHIPPED["CONTEXT_WEIGHT"]},
+    "+context1": {**NONE, "CONTEXT_WEIGHT": 1.0},
     "all": SHIPPED,
 }
 
@@ -77,7 +92,10 @@ def main() -> None:
         for name in args.variants.split(","):
             for constant, value in VARIANTS[name].items():
                 setattr(search, constant, value)
-            for mode in ("dense", "keyword", "hybrid") if name == "old" else ("hybrid",):
+            modes = ("dense", "keyword", "hybrid") if name == "old" else ("hybrid",)
+            if name.startswith("+context"):  # context changes the dense list itself
+                modes = ("dense", "hybrid")
+            for mode in modes:
                 scores: dict[str, list[dict]] = {}
                 for q in judged:
                     hits = searcher.search(q.query, SEARCH_DEPTH, mode=mode)

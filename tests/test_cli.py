@@ -2,6 +2,7 @@ import csv
 import io
 import json
 import re
+import traceback
 
 import pytest
 from conftest import CORPUS, make_bad_inputs
@@ -575,7 +576,9 @@ def test_reembed_switches_the_model_and_keeps_tags(ix, tmp_path, monkeypatch):
     shutil.copytree(ix, copy)
     before = json.loads(run("info", "--index-dir", copy, "--json").stdout)
     result = run("reembed", "--model", "other", "--index-dir", copy)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output + "".join(
+        traceback.format_exception(*result.exc_info) if result.exc_info else []
+    )
     assert f"{before['passages']} passages embedded with other" in result.stderr
     after = json.loads(run("info", "--index-dir", copy, "--json").stdout)
     assert (after["model"], after["dim"], after["topics"]) == ("other", 8, before["topics"])

@@ -180,3 +180,50 @@ def test_open_index_switches_type_when_the_corpus_outgrows_it(tmp_path, monkeypa
         monkeypatch.setattr(ix, "TRAIN_PER_LIST", 3)
         assert open_index(store, 4).factory == ix.factory_for(60) != "Flat"
         assert open_index(store, 4).factory == ix.factory_for(60)  # saved, and loaded as it is
+
+
+def test_neighbours_are_the_passages_around_one_in_its_document_a_page_apart_at_most(tmp_path):
+    pages = [1, 1, 2, 5, 5]  # the fourth passage is three pages after the third
+    passages = _passages(5)
+    for passage, page in zip(passages, pages):
+        passage.page = page
+    with Store(tmp_path, create=True) as store:
+        _, first = store.replace_document(_doc(), TAGS, passages, _vectors(5))
+        _, second = store.replace_document(
+            _doc(path="/data/other.pdf", sha="b" * 64), TAGS, _passages(2), _vectors(2)
+        )
+        around = store.neighbours([*first, second[0]])
+    a, b, c, d, e = first
+    assert {k: sorted(v) for k, v in around.items()} == {
+        a: [b],
+        b: [a, c],
+        c: [b],  # d lies three pages on
+        d: [e],
+        e: [d],
+        second[0]: [second[1]],  # never the last passage of the document before
+    }
+
+
+def test_a_passage_is_scored_with_its_neighbours(tmp_path, monkeypatch):
+    import importlib
+    from types import SimpleNamespace
+
+    search = importlib.import_module("policymine.search")  # the module, not the function
+
+    vectors = np.array(
+        [[1, 0, 0, 0], [0.6, 0.8, 0, 0], [0.7, 0, 0.714, 0]], dtype=np.float32
+    )  # a passage on the query, one half on it after it, and one in another document
+    with Store(tmp_path, create=True) as store:
+        _, (_on, after) = store.replace_document(_doc(), TAGS, _passages(2), vectors[:2])
+        _, (other,) = store.replace_document(
+            _doc(path="/data/other.pdf", sha="b" * 64), TAGS, _passages(1), vectors[2:]
+        )
+        searcher = SimpleNamespace(store=store)
+        query = np.array([1, 0, 0, 0], dtype=np.float32)
+        dense = [(other, 0.7), (after, 0.6)]  # the passage on the query is left out: a fragment
+        monkeypatch.setattr(search, "CONTEXT_WEIGHT", 0.0)
+        assert search.Searcher._in_context(searcher, query, dense) == dense
+        monkeypatch.setattr(search, "CONTEXT_WEIGHT", 0.5)
+        rescored = search.Searcher._in_context(searcher, query, dense)
+    assert [pid for pid, _ in rescored] == [after, other]  # its neighbour speaks for it
+    assert rescored[0][1] == pytest.approx(1.1 / np.hypot(1.1, 0.8), abs=1e-5)

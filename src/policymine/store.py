@@ -719,6 +719,22 @@ class Store:
             np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
         )
 
+    def neighbours(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """The passages just before and after each given one in its document, on its page or
+        the next or previous one (id -> neighbour ids; passages are numbered in reading order)."""
+        around: dict[int, list[int]] = {}
+        ids = [int(i) for i in ids]
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            marks = ",".join("?" * len(chunk))
+            for pid, other in self.db.execute(
+                "SELECT p.id, n.id FROM passages p JOIN passages n ON n.doc_id = p.doc_id"
+                " AND n.id BETWEEN p.id - 1 AND p.id + 1 AND n.id != p.id"
+                f" AND abs(n.page - p.page) <= 1 WHERE p.id IN ({marks})",
+                chunk,
+            ):
+                around.setdefault(pid, []).append(other)
+        return around
+
     def passage_texts(self) -> tuple[list[int], list[str]]:
         """(ids, texts) of every passage, by id."""
         rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
