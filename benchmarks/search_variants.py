@@ -10,8 +10,9 @@ all:
 - `+split`: "heat" is not "heating" (SPLIT_WORDS);
 - `+boilerplate`: boilerplate keeps BOILERPLATE_WEIGHT of its fused score;
 - `+language`: language-aware fusion (LANGUAGE_AWARE);
-- `+context`, `+context1`: passages scored with their neighbours (CONTEXT_WEIGHT as shipped, 1.0);
-- `all`: everything, as shipped.
+- `+context`, `+context1`, `+context25`: passages scored with their neighbours (CONTEXT_WEIGHT
+  0.5, 1.0, 0.25; shipped off);
+- `all`: as shipped.
 
     python benchmarks/search_variants.py --index-dir /tmp/real --qrels eval/qrels.tsv --split dev
     python benchmarks/search_variants.py --index-dir /tmp/real --qrels eval/qrels-v2.tsv \\
@@ -55,8 +56,9 @@ VARIANTS = {
     "+split": {**NONE, "SPLIT_WORDS": SHIPPED["SPLIT_WORDS"]},
     "+boilerplate": {**NONE, "BOILERPLATE_WEIGHT": SHIPPED["BOILERPLATE_WEIGHT"]},
     "+language": {**NONE, "LANGUAGE_AWARE": True},
-    "+context": {**NONE, "CONTEXT_WEIGHT": SHIPPED["CONTEXT_WEIGHT"]},
+    "+context": {**NONE, "CONTEXT_WEIGHT": 0.5},
     "+context1": {**NONE, "CONTEXT_WEIGHT": 1.0},
+    "+context25": {**NONE, "CONTEXT_WEIGHT": 0.25},
     "all": SHIPPED,
 }
 

@@ -55,7 +55,7 @@ MIN_DENSE_WORDS = 15
 # language of most of its own best hits), and a passage in another language, which words cannot
 # find, counts its dense rank twice. Without it an English query's keyword list pushes the
 # German plans that dense search finds out of a hybrid list.
-LANGUAGE_AWARE = True
+LANGUAGE_AWARE = False  # off: on the dev queries it cost 0.004 nDCG@10 (minilm index)
 # Boilerplate (boilerplate.py: tables of contents, references, running headers, table
 # fragments, cover matter) keeps this share of its hybrid score: still found, below the text.
 BOILERPLATE_WEIGHT = 0.5
@@ -63,8 +63,10 @@ LANGUAGE_VOTERS = 10  # the keyword list's first hits that say which language th
 # Context: a passage is scored by its vector plus CONTEXT_WEIGHT times those of its neighbours
 # (the passages before and after it in its document, a page apart at most), as a reader judges
 # a paragraph with its surroundings: a short passage on its own says too little for a query,
-# and a 200-word window (issue 15's baseline) beat the passage alone. 0 turns it off.
-CONTEXT_WEIGHT = 0.5
+# and a 200-word window (issue 15's baseline) beat the passage alone. Off (0): on the dev
+# queries it lifted English queries (hybrid nDCG@10 0.551 -> 0.597) but cost the German and
+# mixed ones more (0.526 -> 0.514 over all; benchmarks/search_variants.py).
+CONTEXT_WEIGHT = 0.0
 # The relevance floor per model: a query whose best dense similarity is below it, and whose best
 # keyword hit holds under half its words, has no close match (Hit.nearest). A first guess, not
 # yet calibrated: set it on the real-corpus index between the best similarity of every dev
