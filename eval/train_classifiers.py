@@ -4,10 +4,14 @@
     PYTHONPATH=src python eval/train_classifiers.py --model minilm
 
 Reads eval/passages.jsonl (labelled by reading, split by document: see eval/README.md).
-Fits on `train` only. On `dev` it chooses the regularisation strength, calibrates each head
+Fits on `train` only. On `dev` it chooses the regularisation strength and, for the practice,
+instrument and status heads, the rank of the embedding (its first k principal components on
+train, or all of it: a 384-dimensional embedding over 1,300 rows overfits), calibrates each head
 (Platt scaling per output for the sigmoid heads, a temperature for the softmax heads) and
-picks the decision thresholds (the practice threshold and each topic's, by F1). `test` is
-never read here. Writes src/policymine/data/classifiers-<model>.{npz,json}.
+picks the decision thresholds (the practice threshold and each topic's, by F1). A projected
+head is folded back into plain weights on the full standardised features, so inference stays
+one matrix product (classify.py, numpy only). `test` is never read here. Writes
+src/policymine/data/classifiers-<model>.{npz,json}.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "eval" / "passages.jsonl"
 STATUSES = ("planned", "adopted", "implemented")
 CS = (0.01, 0.03, 0.1, 0.3, 1.0)
+# The ranks of the embedding tried per head (None: all of it), and the C tried with them.
+RANKS = (16, 48, None)
+RANK_CS = (0.001, 0.003, 0.01, 0.03, 0.1)
 SEED = 16
 
 
@@ -93,50 +100,97 @@ def _temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_s
 
 
-def binary_head(x_tr, y_tr, x_dev, y_dev) -> tuple[Head, dict]:
-    """A calibrated sigmoid head, C by dev log-loss, threshold by dev F1."""
+class Reduced:
+    """The standardised features with the embedding replaced by its first k principal
+    components (fitted on train), themselves standardised: `x @ a + c`, linear in `x`."""
+
+    def __init__(self, x: np.ndarray, tr: np.ndarray, dense: int, rank: int | None, std):
+        n = x.shape[1]
+        if rank is None:
+            self.a, self.c = np.eye(n), np.zeros(n)
+            return
+        # PCA of the raw embedding = PCA of the standardised one rescaled by std; fit on train
+        raw = x[tr, :dense] * std[:dense]
+        mu = raw.mean(0)
+        _, _, vt = np.linalg.svd(raw - mu, full_matrices=False)
+        p = vt[:rank].T  # (dense, rank)
+        z = (x[tr, :dense] * std[:dense] - mu) @ p
+        sz = z.std(0) + 1e-6
+        self.a = np.zeros((n, rank + n - dense))
+        self.a[:dense, :rank] = (std[:dense, None] * p) / sz
+        self.a[dense:, rank:] = np.eye(n - dense)
+        self.c = np.zeros(rank + n - dense)
+        self.c[:rank] = (-mu @ p) / sz
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.a + self.c
+
+    def fold(self, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and bias on the full standardised features that give the same logits."""
+        return self.a @ w, self.c @ w + b
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def binary_head(x, y, tr, dev, dense, std) -> tuple[Head, dict]:
+    """A calibrated sigmoid head: the embedding's rank and C by dev log-loss, threshold by dev F1."""
     scores = {}
-    for c in CS:
-        lr = LogisticRegression(C=c, max_iter=2000).fit(x_tr, y_tr)
-        p = np.clip(lr.predict_proba(x_dev)[:, 1], 1e-6, 1 - 1e-6)
-        scores[c] = -np.mean(y_dev * np.log(p) + (1 - y_dev) * np.log(1 - p))
-    c = min(scores, key=scores.get)
-    lr = LogisticRegression(C=c, max_iter=2000).fit(x_tr, y_tr)
-    logit = lr.decision_function(x_dev)
-    a, b = _platt(logit, y_dev)
-    p = 1 / (1 + np.exp(-(logit * a + b)))
-    t = _best_f1_threshold(p, y_dev.astype(bool))
-    head = Head(
-        ("yes",),
-        lr.coef_.T.copy(),
-        lr.intercept_.copy(),
-        np.array([a]),
-        np.array([b]),
-        np.array([t]),
-        False,
-    )
-    return head, {"C": c, "threshold": round(t, 2)}
+    for rank in RANKS:
+        reduce = Reduced(x, tr, dense, rank, std)
+        r = reduce(x)
+        for c in RANK_CS:
+            lr = LogisticRegression(C=c, max_iter=3000).fit(r[tr], y[tr])
+            scores[(rank, c)] = (_log_loss(lr.predict_proba(r[dev])[:, 1], y[dev]), reduce, lr)
+    (rank, c), (loss, reduce, lr) = min(scores.items(), key=lambda kv: kv[1][0])
+    w, b = reduce.fold(lr.coef_.T, lr.intercept_)
+    logit = (x[dev] @ w + b)[:, 0]
+    assert np.allclose(logit, lr.decision_function(reduce(x[dev])), atol=1e-3)
+    a, off = _platt(logit, y[dev])
+    p = 1 / (1 + np.exp(-(logit * a + off)))
+    t = _best_f1_threshold(p, y[dev].astype(bool))
+    head = Head(("yes",), w, b, np.array([a]), np.array([off]), np.array([t]), False)
+    pred = p >= t
+    f1 = 2 * float((pred & y[dev]).sum()) / max(1.0, pred.sum() + y[dev].sum())
+    return head, {
+        "rank": rank or "all",
+        "C": c,
+        "threshold": round(t, 2),
+        "dev_log_loss": round(loss, 3),
+        "dev_f1": round(f1, 3),
+    }
 
 
-def softmax_head(x_tr, y_tr, x_dev, y_dev, classes) -> tuple[Head, dict]:
-    """A calibrated multinomial head, C by dev accuracy."""
-    scores, models = {}, {}
-    for c in CS + (3.0,):
-        lr = LogisticRegression(C=c, max_iter=3000).fit(x_tr, y_tr)
-        full = np.zeros((len(x_dev), len(classes)))
-        full[:, lr.classes_] = lr.predict_proba(x_dev)
-        scores[c], models[c] = float((full.argmax(1) == y_dev).mean()), lr
-    c = max(scores, key=scores.get)
-    lr = models[c]
-    w = np.zeros((x_tr.shape[1], len(classes)))
+def softmax_head(x, y, tr, dev, dense, std, classes) -> tuple[Head, dict]:
+    """A calibrated multinomial head: the embedding's rank and C by dev accuracy (ties: the
+    lower dev log-loss), a temperature by dev log-loss."""
+    scores = {}
+    for rank in RANKS:
+        reduce = Reduced(x, tr, dense, rank, std)
+        r = reduce(x)
+        for c in RANK_CS + (0.3,):
+            lr = LogisticRegression(C=c, max_iter=3000).fit(r[tr], y[tr])
+            full = np.full((int(dev.sum()), len(classes)), 1e-6)
+            full[:, lr.classes_] = lr.predict_proba(r[dev])
+            acc = float((full.argmax(1) == y[dev]).mean())
+            loss = float(-np.log(full[np.arange(len(full)), y[dev]]).mean())
+            scores[(rank, c)] = (acc, -loss, reduce, lr)
+    (rank, c), (acc, _, reduce, lr) = max(scores.items(), key=lambda kv: kv[1][:2])
+    w = np.zeros((x.shape[1], len(classes)))
     b = np.full(len(classes), -30.0)  # a class never seen in training is never predicted
-    w[:, lr.classes_] = lr.coef_.T
-    b[lr.classes_] = lr.intercept_
-    s = _temperature(x_dev @ w + b, y_dev)
+    w[:, lr.classes_], b[lr.classes_] = reduce.fold(lr.coef_.T, lr.intercept_)
+    s = _temperature(x[dev] @ w + b, y[dev])
     head = Head(
         tuple(classes), w, b, np.array([s]), np.zeros(len(classes)), np.zeros(len(classes)), True
     )
-    return head, {"C": c, "dev_accuracy": round(scores[c], 3), "temperature_slope": round(s, 3)}
+    return head, {
+        "rank": rank or "all",
+        "C": c,
+        "dev_accuracy": round(acc, 3),
+        "temperature_slope": round(s, 3),
+    }
 
 
 def topic_heads(x_tr, y_tr, x_dev, y_dev, topics) -> tuple[Head, dict]:
@@ -165,7 +219,11 @@ def topic_heads(x_tr, y_tr, x_dev, y_dev, topics) -> tuple[Head, dict]:
         b_s.append(off)
         ts.append(min(0.7, max(0.2, _best_f1_threshold(p, y_dev[:, j].astype(bool)))))
     head = Head(tuple(topics), w, b, np.array(a_s), np.array(b_s), np.array(ts), False)
-    return head, {"C": c, "thresholds": dict(zip(topics, [round(t, 2) for t in ts]))}
+    return head, {
+        "C": c,
+        "dev_macro_f1": round(best[0], 3),
+        "thresholds": dict(zip(topics, [round(t, 2) for t in ts])),
+    }
 
 
 def train(model: str, rows: list[dict]) -> None:
@@ -178,26 +236,16 @@ def train(model: str, rows: list[dict]) -> None:
     mean, std = x_all[tr].mean(0), x_all[tr].std(0) + 1e-6
     x = (x_all - mean) / std
     practice = np.array([bool(r["is_practice"]) for r in rows])
+    dense = vectors.shape[1]
     heads, figures = {}, {}
-    heads["practice"], figures["practice"] = binary_head(x[tr], practice[tr], x[dev], practice[dev])
-    instruments = list(INSTRUMENTS)
-    has_i = practice & np.array([r.get("instrument") in instruments for r in rows])
-    yi = np.array(
-        [
-            instruments.index(r["instrument"]) if r.get("instrument") in instruments else -1
-            for r in rows
-        ]
-    )
-    heads["instrument"], figures["instrument"] = softmax_head(
-        x[tr & has_i], yi[tr & has_i], x[dev & has_i], yi[dev & has_i], instruments
-    )
-    has_s = practice & np.array([r.get("status") in STATUSES for r in rows])
-    ys = np.array(
-        [STATUSES.index(r["status"]) if r.get("status") in STATUSES else -1 for r in rows]
-    )
-    heads["status"], figures["status"] = softmax_head(
-        x[tr & has_s], ys[tr & has_s], x[dev & has_s], ys[dev & has_s], list(STATUSES)
-    )
+    heads["practice"], figures["practice"] = binary_head(x, practice, tr, dev, dense, std)
+    for name, classes in (("instrument", list(INSTRUMENTS)), ("status", list(STATUSES))):
+        # fitted and chosen on the true practices only: a non-practice has neither
+        has = practice & np.array([r.get(name) in classes for r in rows])
+        y = np.array([classes.index(r[name]) if r.get(name) in classes else -1 for r in rows])
+        heads[name], figures[name] = softmax_head(
+            x[has], y[has], tr[has], dev[has], dense, std, classes
+        )
     topics = list(load_taxonomy().topics)
     yt = np.array([[t in r["topics"] for t in topics] for r in rows], dtype=np.int64)
     heads["topics"], figures["topics"] = topic_heads(x[tr], yt[tr], x[dev], yt[dev], topics)

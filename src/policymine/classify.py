@@ -5,7 +5,9 @@ index's model), the transparent cue features of practices.py, the taxonomy's ter
 per topic (tag.py) and a few structure and document-stage features. The weights were fitted
 by eval/train_classifiers.py on the train split of eval/labels (split by document), their
 calibration and decision thresholds chosen on the dev split, and they ship as package data,
-one file per embedding model (`data/classifiers-<model>.npz`). Inference is numpy only.
+one file per embedding model (`data/classifiers-<model>.npz`). Inference is numpy only: a head
+trained on the first principal components of the embedding ships folded back into weights on
+the full features, so every head is one matrix product.
 
 Heads:
 - `practice`: is the passage a concrete practice (a calibrated probability);

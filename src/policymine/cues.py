@@ -205,10 +205,96 @@ DOCUMENT_STAGES: dict[str, re.Pattern] = {
 }
 
 
+# What the start of a passage says (a measure's heading often runs into its text): a code
+# ("1.2.3", "M 4", "Action E-3", "BS1"), a heading word, a verb of doing in the first sentence.
+OPENING: dict[str, re.Pattern] = {
+    "opening_code": re.compile(
+        r"^\W{0,3}((action|measure|maßnahme|massnahme|policy|strategy|programm?e?|projekt|project|ziel|objective|goal)"
+        r"\s*[A-Za-z]{0,6}[- .]?\d+(\.\d+)*|\d+(\.\d+)+\b|[A-Z]{1,4}[- ]?\d+(\.\d+)?\b)",
+        re.IGNORECASE,
+    ),
+    "opening_heading_word": re.compile(
+        r"\b(maßnahmen?|massnahmen?|action|policy|policies|programm?e?|strategy|strategie|projekt|project|initiative)\b",
+        re.IGNORECASE,
+    ),
+    "opening_doing": re.compile(
+        rf"(^|[:•▪\-–]\s*)\s*{_IMPERATIVE}\b|{_GERMAN_ACTION}|\b{_VERB}"
+        r"|\b(erstellen|einführen|umsetzen|ausbauen|fördern|errichten|sanieren|entwickeln|durchführen"
+        r"|einrichten|aufbauen|anbieten|erarbeiten|schaffen|prüfen|erweitern|verbessern|unterstützen)\b",
+        re.IGNORECASE,
+    ),
+}
+# A measure sheet's or an action table's fields, counted: many of them make a sheet.
+SHEET_FIELDS = re.compile(
+    r"\b(zielgruppen?|kosten|laufzeit|zeitraum|dauer|verantwortlich\w*|zuständig\w*|federführ\w*|akteure|beteiligte|partner"
+    r"|priorität|umsetzung(szeitraum)?|finanzierung|beschreibung|handlungsfeld|indikatoren?|meilensteine?|status"
+    r"|responsible|lead|partners?|timeline|time ?frame|timing|cost|costs|funding|budget|priority|indicators?|metrics?"
+    r"|milestones?|target group|description|implementation|status)\s*:",
+    re.IGNORECASE,
+)
+AMOUNTS: dict[str, re.Pattern] = {
+    "money": re.compile(
+        r"(\$|€|£|\beur\b|\busd\b)\s?\d|\d[\d.,]*\s?(mio\.?|millionen|million|mrd\.?|billion|tsd\.?|k)?\s?(€|euro|eur\b|dollars?|usd\b)",
+        re.IGNORECASE,
+    ),
+    "percent": re.compile(r"\d\s?(%|percent|per cent|prozent)", re.IGNORECASE),
+    "tonnes": re.compile(
+        r"\d[\d.,]*\s?(t|tonnen|tonnes|tons|kt|mt)\b\s?(co|/a|pro|per|of)?", re.IGNORECASE
+    ),
+    "target_year": re.compile(
+        r"\b(by|until|bis|ab|from|starting|spätestens)\s+(20[2-5]\d)\b", re.IGNORECASE
+    ),
+    "past_year": re.compile(
+        r"\b(in|since|seit|im jahre?|am \d\d?\.\d\d?\.)\s*((19|20)[0-2]\d)\b", re.IGNORECASE
+    ),
+}
+# Words that name an instrument's mechanism more specifically than the instrument cues: an
+# obligation (must, muss, Satzung), a payment to others, the city's own building work.
+MECHANISMS: dict[str, re.Pattern] = {
+    "obligation": re.compile(
+        r"\b(must|shall( not)? be|is required|are required|is prohibited|are prohibited|permit(s|ted)?|muss|müssen|sind .{0,40}(herzustellen|zu errichten|zulässig|unzulässig)|ist .{0,40}zulässig|unzulässig|verpflichte\w*)\b",
+        re.IGNORECASE,
+    ),
+    "payment": re.compile(
+        r"\b(förderprogramm\w*|fördermittel|zuschüsse?|zuschuss|förderung|gefördert|grants?|subsid\w+|rebates?|loans?|darlehen|prämien?|bonus|tax (credit|abatement|break)s?)\b",
+        re.IGNORECASE,
+    ),
+    "own_assets": re.compile(
+        r"\b(municipal (buildings?|fleet|facilities)|city[- ]owned|städtische\w* (gebäude|liegenschaft\w*|flotte)|public buildings|street ?light\w*|straßenbeleuchtung|bike lanes?|radweg\w*|kilomet\w+|km)\b",
+        re.IGNORECASE,
+    ),
+    "people_reached": re.compile(
+        r"\b(residents|citizens|households|bürger\w*|einwohner\w*|haushalte|unternehmen|businesses|schools?|schulen|eigentümer\w*|owners|tenants|mieter\w*)\b",
+        re.IGNORECASE,
+    ),
+    "first_person": re.compile(r"\b(we|our|wir|unser\w*)\b", re.IGNORECASE),
+    "ongoing": re.compile(
+        r"\b(ongoing|underway|in progress|continues?|continuing|laufend|fortlaufend|weiterhin|in umsetzung|in bearbeitung|bereits|already)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def _opening(text: str) -> tuple[str, str]:
+    """The passage's first 120 characters and its first sentence."""
+    head = text.lstrip()[:120]
+    return head, re.split(r"(?<=[.!?])\s", text.lstrip(), maxsplit=1)[0][:300]
+
+
 def structure_features(text: str, document: str = "") -> dict[str, float]:
-    """Structure cues of a passage and the stage its document is at (0 or 1 each)."""
+    """Structure cues of a passage and the stage its document is at (0..1 each): a numbered
+    item, a list item, a measure sheet's fields, what its opening says, figures of money,
+    percent, tonnes and years, the mechanism its words name."""
     feats = {name: float(bool(rx.search(text))) for name, rx in STRUCTURE.items()}
     feats.update({name: float(bool(rx.search(document))) for name, rx in DOCUMENT_STAGES.items()})
+    head, first = _opening(text)
+    feats["opening_code"] = float(bool(OPENING["opening_code"].search(head)))
+    feats["opening_heading_word"] = float(bool(OPENING["opening_heading_word"].search(head)))
+    feats["opening_doing"] = float(bool(OPENING["opening_doing"].search(first)))
+    feats["sheet_fields"] = 1.0 - 0.5 ** len(SHEET_FIELDS.findall(text))
+    for name, rx in {**AMOUNTS, **MECHANISMS}.items():
+        feats[name] = 1.0 - 0.5 ** len(rx.findall(text))
+    feats["length"] = min(1.0, len(text.split()) / 250)
     return feats
 
 
