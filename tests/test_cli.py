@@ -288,6 +288,15 @@ def test_practices_listing_and_eval(ix):
     assert "p. " in run("practices", "--index-dir", ix, "-n", "2").stdout
     bad = run("practices", "--index-dir", ix, "--instrument", "subsidy")
     assert bad.exit_code == 1 and "unknown instrument" in bad.stderr
+    every = json.loads(run("practices", "--index-dir", ix, "-n", "500", "--json").stdout)
+    scores = sorted(p["score"] for p in every)
+    middle = scores[len(scores) // 2]
+    sure = json.loads(
+        run("practices", "--index-dir", ix, "-n", "500", "--min-score", middle, "--json").stdout
+    )
+    assert sure and all(p["score"] >= middle - 0.0005 for p in sure)  # JSON rounds to 3 places
+    assert len(sure) < len(every) or middle == scores[0]
+    assert run("practices", "--index-dir", ix, "--min-score", "1.5").exit_code == 2
     report = json.loads(
         run(
             "eval", "practices", CORPUS.parent / "eval/practices.jsonl", "--split", "dev", "--json"

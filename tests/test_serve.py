@@ -59,7 +59,11 @@ def test_similar_and_health(url):
         ("/search", 400, "missing parameter q"),
         ("/search?q=solar&k=many", 400, "expects a whole number"),
         ("/search?q=solar&mode=fuzzy", 400, "unknown search mode"),
-        ("/search?q=solar&year_from=2020&year_to=2010", 400, "year_from=2020 is after year_to=2010"),
+        (
+            "/search?q=solar&year_from=2020&year_to=2010",
+            400,
+            "year_from=2020 is after year_to=2010",
+        ),
         ("/similar?id=999999", 404, "no passage with id 999999"),
         ("/nothing", 404, "no such endpoint"),
     ],

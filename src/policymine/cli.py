@@ -631,6 +631,16 @@ def practices(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="At most this many records.")
     ] = 20,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            min=0.0,
+            max=1.0,
+            help="Only records the detector holds at least this likely to be a practice (0-1;"
+            " a calibrated probability with the learned detector).",
+        ),
+    ] = None,
     rebuild: Annotated[
         bool,
         typer.Option(
@@ -643,12 +653,16 @@ def practices(
 ) -> None:
     """Practice records: passages that describe a concrete measure, with title, instrument, actors, years, quantities and status.
 
-    Example: policymine practices --topic housing --instrument regulation --json
+    Examples:
+      policymine practices --topic housing --instrument regulation --json
+      policymine practices --city Berlin --min-score 0.8
     """
     from .practices import list_practices
 
     settings = config.load(config_file, index_dir=index_dir)
-    found = list_practices(settings, Filters(topic=topic, city=city), instrument, limit, rebuild)
+    found = list_practices(
+        settings, Filters(topic=topic, city=city), instrument, limit, rebuild, min_score
+    )
     if json_:
         _print_json([p.to_dict() for p in found])
         return

@@ -355,8 +355,10 @@ def list_practices(
     instrument: str | None = None,
     limit: int | None = None,
     rebuild: bool = False,
+    min_score: float | None = None,
 ) -> list[Practice]:
-    """Stored practice records, best first, filtered by topic, city, ... and instrument type."""
+    """Stored practice records, best first, filtered by topic, city, ..., instrument type and
+    the detector's probability (`min_score`)."""
     if instrument and instrument not in INSTRUMENTS:
         raise PolicymineError(
             f"unknown instrument {instrument!r}: use one of {', '.join(INSTRUMENTS)}"
@@ -364,7 +366,9 @@ def list_practices(
     backfill_practices(settings.index_dir, rebuild)
     filters = filters or Filters()
     with Store(settings.index_dir) as store:
-        found = store.practices(resolve_filters(filters, store), instrument, limit)
+        found = store.practices(
+            resolve_filters(filters, store), instrument, limit, min_score=min_score
+        )
     return [to_practice(row, rec, rank) for rank, (row, rec) in enumerate(found, start=1)]
 
 

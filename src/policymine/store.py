@@ -664,11 +664,15 @@ class Store:
         instrument: str | None = None,
         limit: int | None = None,
         ids: Sequence[int] | None = None,
+        min_score: float | None = None,
     ) -> list[tuple[Row, dict]]:
-        """Stored practice records with their passage rows, best first: filtered, or of the given passage ids."""
+        """Stored practice records with their passage rows, best first: filtered (`min_score`:
+        the detector's probability at least this), or of the given passage ids."""
         where, args = _filter_sql(filters or Filters())
         if instrument:
             where, args = f"{where} AND r.instrument = ?", [*args, instrument]
+        if min_score is not None:
+            where, args = f"{where} AND r.score >= ?", [*args, min_score]
         if ids is not None:
             where, args = f"{where} AND r.passage_id IN ({','.join('?' * len(ids))})", [*args, *ids]
         sql = (

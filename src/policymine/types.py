@@ -217,6 +217,7 @@ class Practice:
             "topics": self.hit.topics,
             "instrument": self.instrument,
             "status": self.status,
+            "score": round(self.score, 3),
             "actors": self.actors,
             "years": self.years,
             "quantities": self.quantities,
