@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from . import clean, layout, metadata, ocr, pdfium_words
+from . import clean, layout, metadata, ocr
 from .config import SUPPORTED_SUFFIXES, Settings
 from .errors import ExtractionError
 from .types import Block, Document, Page
@@ -278,7 +278,9 @@ def _read_pdfium(path: Path, n_pages: int | None = None) -> tuple[dict, list[lay
     """Information dictionary and each page's lines (the first `n_pages`, or all) from pdfium's
     characters; ruled tables from pdfplumber, opened only for the pages that draw enough
     straight lines to hold one."""
-    import pypdfium2
+    import pypdfium2  # imported here, as pdfplumber is: the search path never needs them
+
+    from . import pdfium_words
 
     pdf = pypdfium2.PdfDocument(str(path))
     plumber = None
