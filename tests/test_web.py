@@ -469,6 +469,10 @@ def test_nothing_is_writable_through_the_web_app(base, fake_index):
     assert state() == before
 
 
+# Filter values the bundled index has (a value no document has is a 400 that names known ones).
+KNOWN = {"city": "Berlin", "country": "DE", "lang": "en", "doc": "berlin", "topic": "energy"}
+
+
 def test_openapi_schema_describes_the_api_as_it_checks(base):
     status, _, body = get(f"{base}/openapi.json")
     schema = json.loads(body)
@@ -480,7 +484,9 @@ def test_openapi_schema_describes_the_api_as_it_checks(base):
         probe = {"q": "solar"} if path == "/search" else {"text": "solar"}
         # every parameter the schema lists is one the API takes...
         for p in parameters:
-            value = p["schema"].get("enum", [p["schema"].get("minimum", 1)])[0]
+            value = KNOWN.get(
+                p["name"], p["schema"].get("enum", [p["schema"].get("minimum", 1)])[0]
+            )
             if p["name"] in ("q", "text", "id"):
                 continue
             code, _, answer = get(f"{base}{path}?{_query({**probe, p['name']: value})}")

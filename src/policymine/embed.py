@@ -239,10 +239,14 @@ def model_spec(name: str) -> tuple[str, int]:
     return spec.name, spec.dim
 
 
-@lru_cache(maxsize=4)
 def get_embedder(name: str) -> Embedder:
-    """The model registered under `name`, loaded once per process."""
-    spec = _spec(name)
+    """The model registered under `name`, loaded once per process (per registration: a name
+    registered again, say by a test or a plugin, loads its new model)."""
+    return _loaded(_spec(name))
+
+
+@lru_cache(maxsize=4)
+def _loaded(spec: ModelSpec) -> Embedder:
     set_offline()  # library use without the CLI: the models' libraries must not ask the hub
     return spec.load()
 
