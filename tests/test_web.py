@@ -172,13 +172,33 @@ def test_paging_through_hits(page):
     assert hit_ids(page) == first
 
 
+def test_a_search_replaces_the_hits_in_place_and_back_returns(page):
+    page.goto("/?q=green+roofs")
+    first = hit_ids(page)
+    page.evaluate("window.notReloaded = true")  # gone if the browser loaded a new page
+    page.fill("#q", "participatory budgeting")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/?q=participatory+budgeting&mode=hybrid&k=10")
+    assert page.evaluate("window.notReloaded === true")
+    second = hit_ids(page)
+    assert second and second != first
+    assert page.title().startswith("participatory budgeting")
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('#q').value === 'green roofs'")
+    assert hit_ids(page) == first and page.url.endswith("/?q=green+roofs")
+    page.go_forward()
+    page.wait_for_function("() => document.querySelector('#q').value === 'participatory budgeting'")
+    assert hit_ids(page) == second
+
+
 def test_keyboard_only_search(page):
     page.goto("/")
     assert page.evaluate("document.activeElement.id") == "q"  # the query box has the focus
     page.keyboard.type("green roofs")
     page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
-    assert page.evaluate("document.activeElement === document.body")
+    # the hits came in place; their summary has the focus (and is read out), Tab goes on to them
+    assert page.evaluate("document.activeElement.matches('p.summary[role=status]')")
     page.keyboard.press("/")  # "/" jumps to the query box from anywhere
     assert page.evaluate("document.activeElement.id") == "q"
     page.keyboard.type("flat green roofs")  # what was there is selected: typing replaces it
