@@ -68,7 +68,7 @@ MAX_LISTED = 500  # documents offered as you type a document filter (any name ma
 _API = ("/search", "/similar", "/health")
 _FILTERS = ("topic", "city", "country", "doc", "lang", "year_from", "year_to")
 _SEARCH_PARAMS = {"q", "k", "mode", "per_doc", "explain", *_FILTERS}
-# How tests/test_web.py, scripts/web_screenshots.py and benchmarks/web_latency.py launch
+# How tests/test_web.py, scripts/web_tour.py and benchmarks/web_latency.py launch
 # Debian's chromium under Playwright: never a browser that Playwright downloads.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -660,16 +660,15 @@ class WebApp:
             links = "".join(
                 f"<li><a href='/practices?{e(qs(active, **{name: value}))}'"
                 f"{' aria-current=true' if chosen[name] == value else ''}>"
-                f"{e(INSTRUMENT_LABELS.get(value, str(value)) if name == 'instrument' else str(value))}"
-                f" <span class=n>{n}</span></a></li>"
+                f"{e(facet_label(name, value))} <span class=n>{n}</span></a></li>"
                 for value, n in ordered[:40]
             )
             groups.append(
                 f"<details class=facet open><summary>{name}</summary><ul>{links}</ul></details>"
             )
         chips = "".join(
-            f"<a class=chip href='/practices?{e(qs(active, **{name: None}))}' aria-label='remove {name} {e(str(v))}'>"
-            f"{name}: {e(str(v))} ✕</a>"
+            f"<a class=chip href='/practices?{e(qs(active, **{name: None}))}'"
+            f" aria-label='remove {name} {e(facet_label(name, v))}'>{name}: {e(facet_label(name, v))} ✕</a>"
             for name, v in active.items()
         )
         start = (page - 1) * PRACTICES_PER_PAGE
@@ -1009,6 +1008,11 @@ def intro() -> str:
         " by meaning and by words. Filters narrow the search; each hit opens on its page.</p>"
         f"<p>For example:</p><ul>{links}</ul></section>"
     )
+
+
+def facet_label(name: str, value: object) -> str:
+    """How a facet's value reads: an instrument by its label ("funding or incentive")."""
+    return INSTRUMENT_LABELS.get(str(value), str(value)) if name == "instrument" else str(value)
 
 
 def place(city: str | None, country: str | None) -> str:
