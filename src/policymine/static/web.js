@@ -62,7 +62,9 @@ async function showInPlace(url, push) {
   if (!main) throw new Error("no page to show");
   document.querySelector("main").replaceWith(main);
   document.title = page.title;
-  if (push) history.pushState({ inPlace: true }, "", url);
+  if (push && new URL(url, window.location.href).href !== window.location.href) {
+    history.pushState({ inPlace: true }, "", url);  // the same search again adds no history
+  }
   const status = main.querySelector("[role=status], [role=alert]");
   if (status) {  // the summary takes the focus (and is read out): Tab goes on to the hits
     status.tabIndex = -1;
