@@ -46,6 +46,15 @@ def test_any_spelling_names_one_place(gazetteer):
     assert gazetteer.lookup("County Kilkenny").kind == "region"
 
 
+def test_a_name_without_its_accents_is_a_small_place_only_when_written_with_them(gazetteer):
+    # English writes big places without their accents; small ones read that way are words
+    assert gazetteer.lookup("Munster") == gazetteer.lookup("Münster")
+    assert gazetteer.lookup("Luneburg").name == "Lüneburg"
+    assert gazetteer.lookup("Paper") is None  # not Papër, Albania (6,000 people)
+    assert all(r.place.country != "IN" for r in gazetteer.readings("Bank"))  # not Bānk
+    assert gazetteer.lookup("Papër").country == "AL"  # written with its accent, it is the town
+
+
 def test_the_written_plans_are_outside_the_alias_list(gazetteer):
     for row in _truth():
         if row["city"]:

@@ -30,6 +30,9 @@ from importlib import resources
 from pathlib import Path
 
 MIN_POPULATION = 1000  # GeoNames' cities1000: small towns too
+# A name written without its accents ("Munster", "Luneburg") is read as the place only if the
+# place is this big; smaller ones are too often a common word ("Paper" for Papër, Albania).
+ACCENTS_DROPPED_POPULATION = 50_000
 SCHEMA = 1  # bump when the cache's tables or sources change
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _LATIN_RE = re.compile(r"^[A-Za-zÀ-ɏ' .’()/-]+$")
@@ -327,6 +330,8 @@ class Gazetteer:
         found = [Reading(override, True, True)] if override else []
         seen = {override}
         for _gid, place, main in self._geo(text):
+            if _accents_dropped(text, place) and place.population < ACCENTS_DROPPED_POPULATION:
+                continue  # "Paper" is not Papër (Albania), nor "Bank" Bānk (India)
             if place not in seen:
                 seen.add(place)
                 found.append(Reading(place, main))
@@ -408,6 +413,12 @@ class Gazetteer:
     def region_name(self, country: str, code: str | None) -> str | None:
         """The name of a first-level region (admin1 code) of a country: ("DE", "06") -> Lower Saxony."""
         return _admin1_names().get((country, code)) if code else None
+
+
+def _accents_dropped(text: str, place: Place) -> bool:
+    """Whether `text` reads as the place's name only with the name's accents dropped."""
+    keys, name_keys = fold(text), fold(place.name)
+    return len(keys) == 1 and len(name_keys) == 2 and keys[0] == name_keys[1]
 
 
 def _short_form(text: str, name: str) -> bool:
