@@ -19,6 +19,7 @@ from unittest import mock
 from policymine import classify
 from policymine.analyse import Analyser
 from policymine.config import Settings
+from policymine.errors import PolicymineError, one_line
 from policymine.extract import extract
 from policymine.practices import document_records
 
@@ -35,7 +36,11 @@ def main() -> None:
     analysed, ingest_s = [], 0.0
     for path in paths:
         start = time.perf_counter()
-        item = analyser(path, extract(path, settings))
+        try:
+            item = analyser(path, extract(path, settings))
+        except PolicymineError as exc:  # e.g. a garbled text layer that needs --ocr
+            print(f"skipped: {one_line(str(exc))}")
+            continue
         ingest_s += time.perf_counter() - start
         if item.error is None:
             analysed.append(item)
