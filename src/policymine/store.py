@@ -708,7 +708,7 @@ class Store:
         else:  # one query per 500 ids, not per id; rows come back in the order asked
             ids = [int(i) for i in ids]
             found: dict[int, bytes] = {}
-            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 found.update(
                     self.db.execute(
@@ -727,8 +727,7 @@ class Store:
         """The passages just before and after each given one in its document, on its page or
         the next or previous one (id -> neighbour ids; passages are numbered in reading order)."""
         around: dict[int, list[int]] = {}
-        ids = [int(i) for i in ids]
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for pid, other in self.db.execute(
                 "SELECT p.id, n.id FROM passages p JOIN passages n ON n.doc_id = p.doc_id"
@@ -781,8 +780,7 @@ class Store:
     def languages(self, ids: Sequence[int]) -> dict[int, str]:
         """The language code of each given passage's document, by passage id."""
         found: dict[int, str] = {}
-        ids = [int(i) for i in ids]
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             found.update(
                 self.db.execute(
@@ -922,7 +920,7 @@ class Store:
     def rows(self, ids: Sequence[int]) -> dict[int, Row]:
         """Passages with their document fields and topics, by id."""
         out: dict[int, Row] = {}
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             topics: dict[int, dict[str, float]] = {}
             for pid, topic, score in self.db.execute(
@@ -1055,6 +1053,14 @@ def _statements(script: str) -> list[str]:
                 statements.append(buffer.strip())
             buffer = ""
     return statements
+
+
+def _chunks(ids: Iterable[int], size: int = 500) -> Iterator[list[int]]:
+    """The ids as ints, `size` at a time: one query per chunk stays under SQLite's limit on
+    bound variables, and is not one query per id."""
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list]:

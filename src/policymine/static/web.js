@@ -76,19 +76,16 @@ window.addEventListener("popstate", () => {
   showInPlace(window.location.href, false).catch(() => window.location.reload());
 });
 
-// Forms leave out their empty fields, so that a search's address stays short and shareable.
+// Every form is a GET: its address leaves out the empty fields (short and shareable), and a
+// search's hits come in place.
 document.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const url = address(event.target);
   if (event.target.matches("form.search") && window.fetch && window.DOMParser) {
-    event.preventDefault();
-    const url = address(event.target);
     showInPlace(url, true).catch(() => { window.location.href = url; });
-    return;
+  } else {
+    window.location.href = url;
   }
-  for (const field of event.target.querySelectorAll("input, select, textarea")) {
-    if (field.name && field.value === "") field.disabled = true;
-  }
-  // after the browser has read the form, so that "back" finds the fields usable
-  setTimeout(() => event.target.querySelectorAll(":disabled").forEach((f) => { f.disabled = false; }), 0);
 });
 
 // On a phone the facets fold away (but for those in use), so that the records come first.
